@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with bound(given if _RID.match(given) else None, request.client.host if request.client else None) as rid:
             try:
                 response = await call_next(request)
+            except Exception as exc:  # noqa: BLE001 - the last line of defence: a sentence, not a trace
+                response = _crash_response(request, exc, rid)
             finally:
                 locale_var.reset(token)
             elapsed = time.perf_counter() - started
@@ -116,11 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"error": "http_" + str(exc.status_code), "detail": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> Response:
-        from yiwang.core.context import current_request_id
-
-        rid = current_request_id()
+    def _crash_response(request: Request, exc: Exception, rid: str) -> Response:
         log.error("unhandled error", exc_info=exc, extra={"route": _route_template(request)})
         message = translate("Something went wrong on our side. Please quote request id {request_id}.",
                             request_id=rid)
