@@ -11,6 +11,7 @@ import importlib.util
 import click
 
 from yiwang.core.cli import CliContext, get_cli_context
+from yiwang.core.errors import PermissionDenied
 from yiwang.core.settings import get_settings, reset_settings
 
 DOMAINS = ("identity", "audit", "areas", "registry", "ops", "demo")
@@ -27,6 +28,23 @@ def main(ctx: click.Context, config: str | None) -> None:
         os.environ["YIWANG_CONFIG"] = config
         reset_settings()
     ctx.obj = CliContext(get_settings())
+    _install_hooks()
+
+
+def _install_hooks() -> None:
+    from yiwang.audit import service as audit_service
+    from yiwang.identity import service as identity_service
+
+    def on_denied(cli: CliContext, exc: PermissionDenied) -> None:
+        with cli.db.transaction() as session:
+            audit_service.record(
+                session, cli.actor, exc.permission or "permission", target_type="cli",
+                target_id=exc.target, area_code=exc.area_code, outcome="denied",
+                detail={"department_id": exc.department_id} if exc.department_id else None,
+            )
+
+    CliContext.actor_resolver = lambda session, username: identity_service.actor_for_username(session, username)
+    CliContext.on_denied = on_denied
 
 
 @main.group()
@@ -42,6 +60,10 @@ def db_upgrade(revision: str) -> None:
 
     c = get_cli_context()
     upgrade(c.settings, revision)
+    from yiwang.identity import service as identity_service
+
+    with c.db.transaction() as session:
+        identity_service.seed_policy(session)
     click.echo(f"database at {revision}: {c.settings.resolved_database_url.split('@')[-1]}")
 
 

@@ -9,20 +9,37 @@ from typing import Any, TypeVar
 
 import click
 
+from yiwang.core.actor import SYSTEM, Actor
 from yiwang.core.context import bound
 from yiwang.core.db import Database
-from yiwang.core.errors import AppError
+from yiwang.core.errors import AppError, PermissionDenied
 from yiwang.core.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliContext:
-    """What every command gets: settings and a lazily built database."""
+    """What every command gets: settings, a lazily built database and the acting user.
+
+    The top-level ``yiwang`` group installs ``actor_resolver`` (username → Actor, from identity)
+    and ``on_denied`` (writes the refusal to the audit trail), so that ``core`` imports no domain.
+    """
+
+    actor_resolver: Callable[[Any, str], Actor] | None = None
+    on_denied: Callable[[CliContext, PermissionDenied], None] | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._db: Database | None = None
+        self.actor: Actor = SYSTEM
+
+    def act_as(self, session: Any, username: str | None) -> Actor:
+        """The actor for ``--as USERNAME`` (the operator on the box, SYSTEM, when not given)."""
+        if username:
+            if CliContext.actor_resolver is None:
+                raise RuntimeError("no actor resolver installed")
+            self.actor = CliContext.actor_resolver(session, username)
+        return self.actor
 
     @property
     def db(self) -> Database:
@@ -52,6 +69,10 @@ def app_errors(fn: F) -> F:
             try:
                 return fn(*args, **kwargs)
             except AppError as exc:
+                ctx = click.get_current_context(silent=True)
+                cli_ctx = ctx.find_object(CliContext) if ctx else None
+                if isinstance(exc, PermissionDenied) and cli_ctx and CliContext.on_denied:
+                    CliContext.on_denied(cli_ctx, exc)
                 click.echo(f"error: {exc.code}: {exc.render()}", err=True)
                 for item in getattr(exc, "errors", []) or []:
                     click.echo(f"  - {item}", err=True)
