@@ -60,7 +60,8 @@ def _build_schema(settings: Settings) -> None:
 
 @pytest.fixture(scope="session")
 def _pg_url() -> Iterator[str]:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # One database per test process, so parallel runs on one server never drop each other's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main") + f"_{os.getpid()}"
     name = f"yiwang_test_{worker}"
     admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -69,6 +70,8 @@ def _pg_url() -> Iterator[str]:
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     _build_schema(Settings(**_base_settings(Path("var"), url)))
     yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
