@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.area_name = settings.area_name
     app.state.db = Database(settings)
 
     @app.middleware("http")
@@ -123,7 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         message = translate("Something went wrong on our side. Please quote request id {request_id}.",
                             request_id=rid)
         if wants_html(request):
-            return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
+            try:
+                return render(request, "error.html", {"status": 500, "message": message}, status_code=500)
+            except Exception:  # noqa: BLE001 - a broken template must not hide the first error
+                return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
         return JSONResponse({"error": "internal_error", "detail": message, "request_id": rid}, status_code=500)
 
     @app.get("/healthz", tags=["platform"], include_in_schema=True)

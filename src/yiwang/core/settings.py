@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     huey_url: str = ""
     """Where the job queue lives; empty means a SQLite file under var_dir."""
 
+    area_name: str = ""
+    """Name of the city or district this installation serves, shown in every page header (e.g. 上海市)."""
     default_locale: str = "zh_Hans_CN"
     log_level: str = "INFO"
     max_upload_bytes: int = 10 * 1024 * 1024

@@ -1,0 +1,62 @@
+"""What the layout needs on every page: the actor's workbench links and safe return addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+
+from yiwang.core.actor import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One entry of the staff workbench: shown in the navigation and on the home page."""
+
+    href: str
+    label: str
+    """English msgid, translated when rendered."""
+    description: str
+    """English msgid, translated when rendered."""
+    permission: str | None
+    """Shown to actors holding this permission somewhere; None: to every signed-in actor."""
+
+
+WORKBENCH: tuple[Link, ...] = (
+    Link("/admin/areas", "Areas", "Administrative areas, grids and departments.", "area.manage"),
+    Link("/admin/users", "Users", "Staff accounts and the roles they hold.", "user.manage"),
+    Link("/admin/roles", "Roles", "Roles and the permissions they grant.", "role.manage"),
+    Link("/audit", "Audit trail", "Who did what, when and why; verify the chain.", "audit.read"),
+    Link("/registry/persons", "Population registry", "Search the population registry (masked).",
+         "registry.person.read"),
+    Link("/account/security", "Account security", "Your password and two-factor sign-in.", None),
+)
+
+
+def workbench_links(actor: Actor) -> list[Link]:
+    """The workbench entries the actor may use; none for an anonymous visitor."""
+    if not actor.is_authenticated:
+        return []
+    return [link for link in WORKBENCH if link.permission is None or actor.can(link.permission)]
+
+
+def safe_next_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default``: refuses absolute and
+    scheme-relative URLs (``https://x``, ``//x``, ``/\\x``) and control characters, so a
+    ``next`` parameter cannot redirect a visitor to another site."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if any(ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def current_path(request: Request) -> str:
+    """The page's own path and query, without ``lang`` (which would override the visitor's
+    choice when the preferences form sends them back here)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + ("?" + urlencode(query) if query else "")
