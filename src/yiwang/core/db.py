@@ -111,7 +111,9 @@ class Database:
     def __init__(self, settings: Settings, *, poolless: bool = False) -> None:
         self.settings = settings
         self.engine = make_engine(settings, **({"poolclass": NullPool} if poolless else {}))
-        self._factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Sessions carry their settings, so a service can find the key dir and algorithms.
+        self._factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=True,
+                                     info={"settings": settings})
         self.is_sqlite = self.engine.dialect.name == "sqlite"
 
     def session(self, *, write: bool = True) -> Session:

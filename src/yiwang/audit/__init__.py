@@ -1,0 +1,1 @@
+"""留痕 — the audit trail: hash-chained entries, signed checkpoints, verification."""
