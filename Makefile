@@ -42,6 +42,7 @@ bench: install ## benchmarks, each beside its baseline from the same run
 
 lint: install ## style and the dependency rules between domains
 	$(VENV)/bin/ruff check src tests bench
+	$(PY) scripts/import-contracts --check
 	$(VENV)/bin/lint-imports
 
 clean:

@@ -280,6 +280,13 @@ def chain_heads(session: Session) -> list[tuple[int, int, str]]:
     return [(int(c), int(s), str(h)) for c, s, h in rows]
 
 
+def newest_entry_at(session: Session) -> datetime | None:
+    """When the newest audit entry was written (None for an empty trail); uses the index on ``at``."""
+    from sqlalchemy import func, select
+
+    return session.execute(select(func.max(AuditEntry.at))).scalar()
+
+
 # -- checkpoints and verification ----------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, column, create_engine, func, inspect, select, table, text
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -50,7 +50,7 @@ from sqlalchemy.pool import NullPool
 from yiwang.audit import service as audit_service
 from yiwang.core import crypto
 from yiwang.core.actor import SYSTEM, Actor
-from yiwang.core.db import Database, UTCDateTime, make_engine, utcnow
+from yiwang.core.db import Database, make_engine, utcnow
 from yiwang.core.i18n import translate
 from yiwang.core.ids import new_id
 from yiwang.core.jobs import bind_settings
@@ -250,12 +250,7 @@ def _read_facts(session: Session) -> tuple[str | None, dict[str, int], list[dict
 
 
 def _newest_entry_at(session: Session) -> datetime | None:
-    """When the newest audit entry in this database was written (indexed: ``ix_audit_entries_at``).
-
-    TODO(lead): move into ``audit_service.newest_entry_at(session)``; ops should not name the
-    audit domain's table."""
-    at = column("at", UTCDateTime())
-    return session.execute(select(func.max(at)).select_from(table("audit_entries"))).scalar()
+    return audit_service.newest_entry_at(session)
 
 
 def _count_rows(conn: Connection) -> dict[str, int]:
