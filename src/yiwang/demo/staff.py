@@ -1,0 +1,100 @@
+"""Demo accounts for every role, at city, district and street scope, through identity's services.
+
+Every demo account's password is :data:`DEMO_PASSWORD`. Accounts whose roles need two-factor
+sign-in have TOTP pre-enrolled with :data:`DEMO_TOTP_SECRET`, so the demo can be signed into from
+any authenticator app (or ``python -c "import pyotp; print(pyotp.TOTP('…').now())"``).
+
+DEMO ONLY: a shared, published password and TOTP secret are exactly what a real installation must
+never have. The loader refuses nothing about that; ``yiwang demo load`` is for demo databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from yiwang.core.actor import SYSTEM
+from yiwang.core.jobs import settings_for
+from yiwang.identity import service as identity_service
+
+DEMO_PASSWORD = "Yiwang-demo-2026"  # noqa: S105 - the documented demo password (demo only)
+DEMO_TOTP_SECRET = "YIWANGDEMOTOTPSECRETABCDEFGHIJKL"  # noqa: S105 - documented demo TOTP secret (demo only)
+CITIZENS = 5
+ENTERPRISE_AGENTS = 3
+
+
+def _dept(departments: dict[str, str], code: str) -> str | None:
+    return departments.get(code)
+
+
+def load_staff(
+    session: Session, *, district_codes: list[str], street_codes: list[str], departments: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Create the demo accounts (as SYSTEM, in the caller's transaction); returns one dict per
+    account: ``username``, ``role``, ``scope`` (area code, with ``/department code`` when limited),
+    ``totp`` (whether TOTP is pre-enrolled)."""
+    settings = settings_for(session)
+    city = district_codes[0][:2] if district_codes else "31"
+    dept_code = {v: k for k, v in departments.items()}
+    # One hash for all: every demo account has the same password, and hashing it hundreds of times
+    # at production cost would only slow the demo down.
+    password_hash = identity_service.hash_password(settings, DEMO_PASSWORD)
+    needs_totp = {r.code for r in identity_service.get_policy(session).roles if r.requires_mfa}
+
+    plan: list[tuple[str, str, str, str, str | None]] = []  # username, kind, role, area, department id
+
+    def add(username: str, role: str, area: str, department_code: str | None = None, kind: str = "staff") -> None:
+        plan.append((username, kind, role, area, _dept(departments, department_code) if department_code else None))
+
+    add("sysadmin", "sys_admin", city)
+    add("secadmin", "security_admin", city)
+    add("auditor", "audit_admin", city)
+    add("leader", "leader", city)
+    add("dataofficer", "data_officer", city, f"{city}-SJJ")
+    add("hotline", "hotline_operator", city, f"{city}-12345")
+    add("dispatcher", "dispatcher", city, f"{city}-CYZX")
+    add("clerk", "clerk", city)
+    add("approver.scjg", "approver", city, f"{city}-SCJG")
+    for d in district_codes:
+        add(f"sysadmin.{d}", "sys_admin", d)
+        add(f"leader.{d}", "leader", d)
+        add(f"clerk.{d}", "clerk", d)
+        add(f"approver.scjg.{d}", "approver", d, f"{d}-SCJG")
+        add(f"dispatcher.{d}", "dispatcher", d, f"{d}-CYZX")
+        add(f"handler.{d}", "handler", d, f"{d}-CGZF")
+    for s in street_codes:
+        add(f"dispatcher.{s}", "dispatcher", s, f"{s}-JDB")
+        add(f"handler.{s}", "handler", s, f"{s}-JDB")
+        add(f"grid.{s}001", "grid_worker", f"{s}001")
+    for i in range(1, CITIZENS + 1):
+        add(f"citizen{i}", "citizen", city, kind="citizen")
+    for i in range(1, ENTERPRISE_AGENTS + 1):
+        add(f"enterprise{i}", "enterprise_agent", city, kind="enterprise")
+
+    out: list[dict[str, Any]] = []
+    for username, kind, role, area, department_id in plan:
+        user = identity_service.create_user(
+            session, SYSTEM, username=username, password=None, kind=kind,
+            display_name=_display_name(username, role), grants=[(role, area, department_id)], settings=settings,
+        )
+        identity_service.import_password_hash(session, SYSTEM, user.id, password_hash)
+        totp = role in needs_totp
+        if totp:
+            identity_service.enroll_totp_secret(session, user.id, DEMO_TOTP_SECRET, settings=settings)
+        scope = area + (f"/{dept_code[department_id]}" if department_id else "")
+        out.append({"username": username, "role": role, "scope": scope, "totp": totp})
+    return out
+
+
+_ROLE_ZH = {
+    "sys_admin": "系统管理员", "security_admin": "安全管理员", "audit_admin": "审计管理员", "leader": "领导",
+    "data_officer": "数据专员", "hotline_operator": "话务员", "dispatcher": "派单员", "clerk": "窗口人员",
+    "approver": "审批人员", "handler": "处置人员", "grid_worker": "网格员", "citizen": "市民",
+    "enterprise_agent": "企业经办人",
+}
+
+
+def _display_name(username: str, role: str) -> str:
+    suffix = username.split(".")[-1] if "." in username else ""
+    return f"演示{_ROLE_ZH.get(role, role)}{suffix}"
