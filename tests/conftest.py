@@ -50,12 +50,8 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build_schema(settings: Settings) -> None:
+    """The real path: Alembic migrations (tests/core/test_migrations.py checks they match the models)."""
     upgrade(settings)
-    # While domains are being written in parallel, tables not yet in a migration are created from
-    # the models; tests/core/test_migrations.py checks that the migrations are complete.
-    database = Database(settings, poolless=True)
-    Base.metadata.create_all(database.engine)
-    database.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +93,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     else:
         url = request.getfixturevalue("_pg_url")
         _truncate_pg(url)
-    return Settings(**_base_settings(tmp_path, url))
+    s = Settings(**_base_settings(tmp_path, url))
+    _seed(s)
+    return s
+
+
+def _seed(settings: Settings) -> None:
+    """What ``yiwang db upgrade`` seeds after migrating: the default access policy."""
+    from yiwang.identity import service as identity_service
+
+    database = Database(settings, poolless=True)
+    with database.transaction() as session:
+        identity_service.seed_policy(session)
+    database.dispose()
 
 
 @pytest.fixture

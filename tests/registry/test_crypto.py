@@ -10,7 +10,6 @@ from sqlalchemy import text
 from yiwang.core.actor import SYSTEM
 from yiwang.core.errors import PermissionDenied
 from yiwang.core.fieldcrypt import DecryptionFailed
-from yiwang.core.jobs import bind_settings
 from yiwang.core.keys import key_ring
 from yiwang.registry import service as registry_service
 
@@ -91,7 +90,7 @@ class TestReencrypt:
 
     def test_switching_to_sm4_reencrypts_under_sm4(self, session, db, settings, people):
         zhang, _ = people
-        bind_settings(db.engine, settings.model_copy(update={"cipher_algorithm": "sm4-gcm"}))
+        session.info["settings"] = settings.model_copy(update={"cipher_algorithm": "sm4-gcm"})
 
         assert registry_service.reencrypt(session, SYSTEM) == 3
         assert all(r["name_enc"].startswith("v1.sm4-gcm.k1.") for r in raw_persons(session))

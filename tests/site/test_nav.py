@@ -6,7 +6,8 @@ import pytest
 from starlette.requests import Request
 
 from yiwang.core.actor import ANONYMOUS, SYSTEM, Actor, Grant
-from yiwang.site.nav import WORKBENCH, current_path, safe_next_path, workbench_links
+from yiwang.core.web import safe_next_path
+from yiwang.site.nav import WORKBENCH, current_path, workbench_links
 
 
 def request_for(path: str, query: str = "") -> Request:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -104,3 +105,17 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
 
 def json_error(exc: AppError) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=exc.status)
+
+
+def safe_next_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default``: refuses absolute and
+    scheme-relative URLs (``https://x``, ``//x``, ``/\\x``) and control characters, so a
+    ``next`` parameter cannot redirect a visitor to another site."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if any(ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from yiwang.core.actor import Actor
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied
 from yiwang.core.settings import Settings
-from yiwang.core.web import CurrentActor, DbSession, SignedInActor, json_error, render
+from yiwang.core.web import CurrentActor, DbSession, SignedInActor, json_error, render, safe_next_path
 from yiwang.identity import oidc, service
 from yiwang.identity.errors import (
     LoginFailed,
@@ -41,8 +41,8 @@ from yiwang.identity.schemas import (
     UserRead,
 )
 from yiwang.identity.web import (
-    SESSION_COOKIE,
     CsrfMiddleware,
+    begin_session,
     clear_session_cookie,
     load_actor,
     secret_key,
@@ -62,25 +62,6 @@ def install(app: FastAPI) -> None:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def safe_next(value: str | None) -> str:
-    """Only local paths: never redirect a sign-in to another site."""
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
-
-
-def begin_session(
-    request: Request, session: Session, user_id: str, *, mfa: bool, via: str = "password"
-) -> tuple[str, Actor]:
-    """Start a session (ending the one the browser had, against fixation)."""
-    settings = _settings(request)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
-        service.end_session(session, old)
-    token, _row = service.start_session(session, settings, user_id, mfa=mfa, via=via)
-    return token, service.actor_for_user(session, user_id, mfa=mfa)
 
 
 def _login_result(session: Session, actor: Actor, csrf: str) -> LoginResult:
@@ -298,7 +279,7 @@ def oidc_login(request: Request, next: str | None = None) -> Response:  # noqa: 
     """Start single sign-on: redirect to the identity provider (PKCE, state, nonce)."""
     settings = _settings(request)
     client = oidc_client(request)
-    flow = oidc.new_flow(safe_next(next))
+    flow = oidc.new_flow(safe_next_path(next))
     response = RedirectResponse(client.authorization_url(flow, _callback_url(request)), status_code=303)
     response.set_cookie(oidc.FLOW_COOKIE, oidc.dump_flow(secret_key(settings), flow), max_age=oidc.FLOW_MAX_AGE,
                         httponly=True, samesite="lax", secure=settings.cookie_secure, path="/auth/oidc/")

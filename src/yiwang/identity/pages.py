@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session
 
 from yiwang.core.actor import Actor
 from yiwang.core.errors import AppError, PermissionDenied
-from yiwang.core.web import CurrentActor, DbSession, render
+from yiwang.core.web import CurrentActor, DbSession, render, safe_next_path
 from yiwang.identity import oidc, service
 from yiwang.identity import policy as pol
-from yiwang.identity.api import begin_session, safe_next
 from yiwang.identity.errors import CsrfFailed, LoginFailed, TotpInvalid
-from yiwang.identity.web import check_presession_csrf, clear_session_cookie, set_session_cookie
+from yiwang.identity.web import begin_session, check_presession_csrf, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,14 +49,14 @@ def _login_page(request: Request, *, error: str | None = None, username: str = "
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
     """The sign-in form."""
-    return _login_page(request, next_url=safe_next(next))
+    return _login_page(request, next_url=safe_next_path(next))
 
 
 @router.post("/login")
 def login_submit(request: Request, session: DbSession, username: F = "", password: F = "",
                  next: F = "/") -> Response:  # noqa: A002
     """Check the password; then the TOTP step, TOTP set-up, or the page asked for."""
-    next_url = safe_next(next)
+    next_url = safe_next_path(next)
     username = username.strip()
     try:
         check_presession_csrf(request)
@@ -86,14 +85,14 @@ def totp_form(request: Request, actor: CurrentActor, next: str | None = None) ->
     """The second sign-in step."""
     if not actor.is_authenticated:
         return _to_login(request)
-    return render(request, "identity/totp.html", {"error": None, "next": safe_next(next)})
+    return render(request, "identity/totp.html", {"error": None, "next": safe_next_path(next)})
 
 
 @router.post("/login/totp")
 def totp_submit(request: Request, session: DbSession, actor: CurrentActor, code: F = "",
                 next: F = "/") -> Response:  # noqa: A002
     """Check the TOTP code; the session is replaced by a verified one."""
-    next_url = safe_next(next)
+    next_url = safe_next_path(next)
     token = getattr(request.state, "session_token", None)
     if not actor.is_authenticated or actor.user_id is None or token is None:
         return _to_login(request)
@@ -126,7 +125,7 @@ def logout(request: Request, session: DbSession, actor: CurrentActor) -> Respons
 def _security_page(request: Request, session: Session, actor: Actor, *, status_code: int = 200,
                    **extra: Any) -> Response:
     ctx: dict[str, Any] = {"me": service.me(session, actor), "setup": None, "qr_svg": None, "error": None,
-                           "done": False, "next": safe_next(request.query_params.get("next"))}
+                           "done": False, "next": safe_next_path(request.query_params.get("next"))}
     ctx.update(extra)
     return render(request, "identity/security.html", ctx, status_code=status_code)
 
@@ -151,7 +150,7 @@ def security_totp_setup(request: Request, session: DbSession, actor: CurrentActo
     except AppError as exc:
         return _security_page(request, session, actor, error=exc.render(), status_code=exc.status)
     return _security_page(request, session, actor, setup=setup, qr_svg=service.totp_qr_svg(setup.otpauth_uri),
-                          next=safe_next(next))
+                          next=safe_next_path(next))
 
 
 @router.post("/account/security/totp/confirm")
@@ -161,7 +160,7 @@ def security_totp_confirm(request: Request, session: DbSession, actor: CurrentAc
     if not actor.is_authenticated or actor.user_id is None:
         return _to_login(request)
     settings = request.app.state.settings
-    next_url = safe_next(next)
+    next_url = safe_next_path(next)
     try:
         ok = service.confirm_totp(session, actor, code, settings=settings)
     except PermissionDenied:

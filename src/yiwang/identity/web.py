@@ -235,3 +235,15 @@ class CsrfMiddleware:
 
 async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def begin_session(
+    request: Request, session: Session, user_id: str, *, mfa: bool, via: str = "password"
+) -> tuple[str, Actor]:
+    """Start a session (ending the one the browser had, against fixation)."""
+    settings = request.app.state.settings
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        service.end_session(session, old)
+    token, _row = service.start_session(session, settings, user_id, mfa=mfa, via=via)
+    return token, service.actor_for_user(session, user_id, mfa=mfa)

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from yiwang.core.web import CurrentActor, render, templates
-from yiwang.site.nav import current_path, safe_next_path, workbench_links
+from yiwang.core.web import CurrentActor, render, safe_next_path, templates
+from yiwang.site.nav import current_path, workbench_links
 
 router = APIRouter(tags=["site"], include_in_schema=False)
 
