@@ -23,6 +23,27 @@ def city_loaded(session: Session) -> bool:
     return True
 
 
+def _link_accounts(session: Session, staff: list[dict[str, Any]]) -> int:
+    """Give each demo citizen a person record and each enterprise agent a legal entity."""
+    from yiwang.identity import service as identity_service
+    from yiwang.registry import service as registry_service
+
+    citizens = [s["username"] for s in staff if s["role"] == "citizen"]
+    agents = [s["username"] for s in staff if s["role"] == "enterprise_agent"]
+    persons = registry_service.list_persons(session, SYSTEM, limit=max(len(citizens), 1)).items
+    entities = registry_service.list_entities(session, SYSTEM, limit=max(len(agents), 1)).items
+    linked = 0
+    for username, person in zip(citizens, persons, strict=False):
+        user = identity_service.get_user_by_username(session, SYSTEM, username)
+        identity_service.link_records(session, SYSTEM, user.id, person_id=person.id)
+        linked += 1
+    for username, entity in zip(agents, entities, strict=False):
+        user = identity_service.get_user_by_username(session, SYSTEM, username)
+        identity_service.link_records(session, SYSTEM, user.id, entity_id=entity.id)
+        linked += 1
+    return linked
+
+
 def load_demo(db: Database, *, persons: int, entities: int, seed: int,
               echo: Callable[[str], Any] = print) -> dict[str, Any]:
     """City, departments, staff, registry records and a first audit checkpoint."""
@@ -49,6 +70,10 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int,
         registry = load_registry(session, city["community_codes"] or city["district_codes"],
                                  persons=persons, entities=entities, seed=seed)
     echo(f"registry: {registry}")
+
+    with db.transaction() as session:
+        linked = _link_accounts(session, staff)
+    echo(f"citizen and enterprise accounts linked to their records: {linked}")
 
     with db.transaction() as session:
         audit_service.create_checkpoint(session, SYSTEM)
