@@ -235,7 +235,7 @@ class TestMe:
         r = client.get(f"/api/v1/registry/persons/{people['li']}")
         assert r.status_code == 403
 
-    def test_staff_has_no_me_record(self, client, as_actor, people, huangpu_staff):
+    def test_staff_are_refused_the_citizens_own_record_route(self, client, as_actor, people, huangpu_staff):
         as_actor(huangpu_staff)
         r = client.get("/api/v1/registry/me")
-        assert (r.status_code, r.json()["error"]) == (404, "person_not_found")
+        assert (r.status_code, r.json()["error"]) == (403, "permission_denied")

@@ -26,7 +26,7 @@ from yiwang.areas.models import Area, Department
 from yiwang.areas.schemas import AreaRead, DepartmentRead, ImportReport, ImportRowError
 from yiwang.audit import service as audit_service
 from yiwang.core.actor import Actor
-from yiwang.core.errors import AppError
+from yiwang.core.errors import AppError, PermissionDenied
 from yiwang.core.ids import new_id
 
 log = logging.getLogger("yiwang.areas")
@@ -346,6 +346,13 @@ def _row_error(n: int, fld: str, err: AppError) -> ImportRowError:
     return ImportRowError(row=n, field=fld, problem=err.code, message=err.render())
 
 
+def _require_somewhere(actor: Actor, permission: str, target: str) -> None:
+    """Refuse an import outright to an actor who holds ``permission`` nowhere (an empty file
+    must not pass where a full one would be refused row by row)."""
+    if not actor.scopes(permission):
+        raise PermissionDenied(permission=permission, target=target)
+
+
 def import_areas(
     session: Session, actor: Actor, stream: IO[Any] | bytes | str, fmt: Literal["csv", "geojson"] | str = "csv",
     *, skip_bad_rows: bool = False,
@@ -354,6 +361,7 @@ def import_areas(
     FeatureCollection. Every row is checked first; with any bad row nothing is imported
     (``import_refused`` lists each row's problems) unless ``skip_bad_rows``. A parent may be an
     existing area or a good row earlier in the file. Needs ``area.manage`` over every row's parent."""
+    _require_somewhere(actor, "area.manage", "areas:import")
     records, boundary_field = _area_records(_read_text(stream), fmt)
     for _, r in records:
         code = str(r["code"] or "").strip()
@@ -483,6 +491,7 @@ def import_departments(
     """Import departments from CSV ``code,name,kind,area_code,parent_code`` (parent by department
     code: existing, or a good row earlier in the file). All or nothing unless ``skip_bad_rows``;
     needs ``department.manage`` over every row's area."""
+    _require_somewhere(actor, "department.manage", "departments:import")
     records = _csv_records(_read_text(stream), ("code", "name", "kind", "area_code", "parent_code"))
     for _, r in records:
         actor.require("department.manage", area_code=r["area_code"], target=f"department:{r['code']}")

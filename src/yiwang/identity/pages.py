@@ -302,6 +302,7 @@ def roles_save(request: Request, session: DbSession, actor: CurrentActor,
     breaks 三员 separation."""
     if not actor.is_authenticated:
         return _to_login(request)
+    actor.require("role.manage", target="policy")
     checked = set(perm or [])
     policy = service.get_policy(session)
     try:

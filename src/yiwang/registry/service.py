@@ -353,7 +353,9 @@ def get_person(session: Session, actor: Actor, person_id: str, *, purpose: str |
 
 def get_my_person(session: Session, actor: Actor) -> PersonRead:
     """A citizen's own person record (unmasked, audited as a self-read)."""
-    if actor.kind != "citizen" or not actor.person_id:
+    if actor.kind != "citizen":
+        raise PermissionDenied(permission="registry.person.self", target="person:me")
+    if not actor.person_id:
         raise errors.PersonNotFound()
     return get_person(session, actor, actor.person_id)
 
@@ -547,7 +549,9 @@ def get_entity(session: Session, actor: Actor, entity_id: str, *, purpose: str |
 
 def get_my_entity(session: Session, actor: Actor) -> EntityRead:
     """The entity an enterprise agent acts for (unmasked, audited as a self-read)."""
-    if actor.kind != "enterprise" or not actor.entity_id:
+    if actor.kind != "enterprise":
+        raise PermissionDenied(permission="registry.entity.self", target="entity:me")
+    if not actor.entity_id:
         raise errors.EntityNotFound()
     return get_entity(session, actor, actor.entity_id)
 

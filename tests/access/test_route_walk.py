@@ -1,0 +1,319 @@
+"""Every route × every role, anonymous included, through the real sign-in path (bearer tokens).
+
+The table below says who may use each route. The walk fails on a route the table does not know
+(so a new route must be given a rule), on a role let through that the rule refuses (any answer but
+401/403, or a redirect to the sign-in page), on a role refused that the rule allows, and on any 5xx.
+Refused roles go first for each route, so that they meet the route's target still in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from yiwang.areas import service as areas_service
+from yiwang.core.actor import SYSTEM
+from yiwang.demo.registry import generate_entities, generate_persons
+from yiwang.identity import service as identity_service
+from yiwang.identity.policy import ROLES
+from yiwang.registry import service as registry_service
+
+CITY, DISTRICT, STREET = "31", "310101", "310101002"
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may use a route: everyone, anyone signed in, staff only, one account kind, or holders of
+    a permission (per the default policy)."""
+
+    kind: str
+    permission: str | None = None
+
+    def allows(self, role: str, permissions: dict[str, frozenset[str]]) -> bool:
+        if self.kind in ("public", "credentials"):
+            return True
+        if role == ANONYMOUS:
+            return False
+        if self.kind == "signed_in":
+            return True
+        if self.kind == "staff":
+            return role not in ("citizen", "enterprise_agent")
+        if self.kind == "citizen":
+            return role == "citizen"
+        if self.kind == "enterprise":
+            return role == "enterprise_agent"
+        return self.permission in permissions[role]
+
+
+PUBLIC, SIGNED_IN, STAFF = Rule("public"), Rule("signed_in"), Rule("staff")
+#: The sign-in machinery: open to everyone, and its answer (including 401, 403 or back to /login)
+#: depends on the credentials and the step of the flow, not on the role; tests/identity covers it.
+CREDENTIALS = Rule("credentials")
+CITIZEN, ENTERPRISE = Rule("citizen"), Rule("enterprise")
+
+
+def perm(name: str) -> Rule:
+    return Rule("permission", name)
+
+
+def anyof(*names: str) -> Rule:
+    return Rule("any", ",".join(names))
+
+
+Body = Callable[[dict[str, str], str], dict[str, Any]]
+
+
+def j(fn: Callable[[dict[str, str], str], Any]) -> Body:
+    return lambda ids, tag: {"json": fn(ids, tag)}
+
+
+def form(fn: Callable[[dict[str, str], str], Any]) -> Body:
+    return lambda ids, tag: {"data": fn(ids, tag)}
+
+
+def upload(name: str, content: str, extra: dict[str, str] | None = None) -> Body:
+    return lambda ids, tag: {"files": {"file": (name, content.encode(), "text/csv")}, "data": extra or {}}
+
+
+PERSON_CSV = "name,id_number,phone,address,area_code\n"
+AREA_CSV = "code,name,level,parent_code\n"
+
+ACCESS: dict[str, tuple[Rule, Body | None]] = {
+    "GET /healthz": (PUBLIC, None),
+    "GET /readyz": (PUBLIC, None),
+    "GET /metrics": (PUBLIC, None),
+    "GET /": (PUBLIC, None),
+    "POST /prefs": (PUBLIC, form(lambda ids, t: {"lang": "en", "next": "/"})),
+    # identity
+    "POST /api/v1/auth/login": (CREDENTIALS, j(lambda ids, t: {"username": "nobody", "password": "wrong-password"})),
+    "POST /api/v1/auth/totp": (CREDENTIALS, j(lambda ids, t: {"code": "000000"})),
+    "POST /api/v1/auth/logout": (PUBLIC, None),
+    "GET /api/v1/me": (SIGNED_IN, None),
+    "POST /api/v1/me/totp/setup": (SIGNED_IN, None),
+    "POST /api/v1/me/totp/confirm": (CREDENTIALS, j(lambda ids, t: {"code": "000000"})),
+    "GET /api/v1/users": (perm("user.manage"), None),
+    "POST /api/v1/users": (perm("user.manage"), j(lambda ids, t: {
+        "username": f"new.{t}", "password": "A-long-password-2026", "kind": "staff", "display_name": "新用户",
+        "grants": [{"role": "handler", "area_code": STREET}]})),
+    "GET /api/v1/users/{user_id}": (perm("user.manage"), None),
+    "POST /api/v1/users/{user_id}/grants": (perm("user.manage"), j(lambda ids, t: {
+        "role": "grid_worker", "area_code": STREET})),
+    "DELETE /api/v1/users/{user_id}/grants/{grant_id}": (perm("user.manage"), None),
+    "POST /api/v1/users/{user_id}/unlock": (perm("security.manage"), None),
+    "POST /api/v1/users/{user_id}/totp/reset": (perm("security.manage"), None),
+    "GET /api/v1/users/{user_id}/tokens": (perm("user.manage"), None),
+    "GET /api/v1/roles": (STAFF, None),
+    # Both policy editors are given the policy as it stands, so the walk does not change it.
+    "PUT /api/v1/roles/{role}/permissions": (perm("role.manage"), j(lambda ids, t: {
+        "permissions": ids["leader_permissions"]})),
+    "POST /api/v1/tokens": (SIGNED_IN, j(lambda ids, t: {"name": f"t-{t}", "expires_days": 1})),
+    "DELETE /api/v1/tokens/{token_id}": (perm("user.manage"), None),
+    "GET /auth/oidc/login": (PUBLIC, None),
+    "GET /auth/oidc/callback": (PUBLIC, None),
+    "GET /login": (PUBLIC, None),
+    "POST /login": (CREDENTIALS, form(lambda ids, t: {"username": "nobody", "password": "wrong-password"})),
+    "GET /login/totp": (CREDENTIALS, None),
+    "POST /login/totp": (CREDENTIALS, form(lambda ids, t: {"code": "000000"})),
+    "POST /logout": (CREDENTIALS, None),
+    "GET /account/security": (SIGNED_IN, None),
+    "POST /account/security/totp": (SIGNED_IN, None),
+    "POST /account/security/totp/confirm": (CREDENTIALS, form(lambda ids, t: {"code": "000000"})),
+    "GET /admin/users": (perm("user.manage"), None),
+    "POST /admin/users": (perm("user.manage"), form(lambda ids, t: {
+        "username": f"page.{t}", "display_name": "页面用户", "kind": "staff", "password": "A-long-password-2026",
+        "role": "handler", "area_code": STREET})),
+    "GET /admin/users/{user_id}": (perm("user.manage"), None),
+    "POST /admin/users/{user_id}/grants": (perm("user.manage"), form(lambda ids, t: {
+        "role": "leader", "area_code": STREET})),
+    "POST /admin/users/{user_id}/grants/{grant_id}/revoke": (perm("user.manage"), None),
+    "POST /admin/users/{user_id}/unlock": (perm("security.manage"), None),
+    "GET /admin/roles": (STAFF, None),
+    "POST /admin/roles": (perm("role.manage"), form(lambda ids, t: {"perm": ids["matrix"]})),
+    # audit
+    "GET /api/v1/audit/entries": (perm("audit.read"), None),
+    "POST /api/v1/audit/verify": (perm("audit.verify"), None),
+    "GET /api/v1/audit/checkpoints": (perm("audit.read"), None),
+    "GET /api/v1/audit/public-key": (PUBLIC, None),
+    "GET /audit": (perm("audit.read"), None),
+    "POST /audit/verify": (perm("audit.verify"), None),
+    # areas and departments: public reference data, changed by administrators
+    "GET /api/v1/areas": (PUBLIC, None),
+    "GET /api/v1/areas/locate": (PUBLIC, None),
+    "GET /api/v1/areas/{code}": (PUBLIC, None),
+    "GET /api/v1/areas/{code}/children": (PUBLIC, None),
+    "GET /api/v1/areas/{code}/ancestors": (PUBLIC, None),
+    "GET /api/v1/areas/{code}/geojson": (PUBLIC, None),
+    "POST /api/v1/areas": (perm("area.manage"), j(lambda ids, t: {
+        "code": f"310101{900 + int(t) % 99:03d}", "name": "测试街道", "level": "street", "parent_code": DISTRICT})),
+    "POST /api/v1/areas/import": (perm("area.manage"), upload("areas.csv", AREA_CSV)),
+    "GET /api/v1/departments": (PUBLIC, None),
+    "GET /api/v1/departments/{department_id}": (PUBLIC, None),
+    "POST /api/v1/departments": (perm("department.manage"), j(lambda ids, t: {
+        "code": f"310101-T{t}", "name": "测试部门", "area_code": DISTRICT})),
+    "GET /admin/areas": (perm("area.manage"), None),
+    "GET /admin/areas/new": (perm("area.manage"), None),
+    "POST /admin/areas/new": (perm("area.manage"), form(lambda ids, t: {
+        "code": f"310101{800 + int(t) % 99:03d}", "name": "页面街道", "level": "street", "parent_code": DISTRICT})),
+    "GET /admin/areas/import": (perm("area.manage"), None),
+    "POST /admin/areas/import": (perm("area.manage"), upload("areas.csv", AREA_CSV)),
+    "GET /admin/areas/{code}": (perm("area.manage"), None),
+    "GET /admin/departments": (perm("department.manage"), None),
+    "POST /admin/departments": (perm("department.manage"), form(lambda ids, t: {
+        "code": f"310101-P{t}", "name": "页面部门", "area_code": DISTRICT})),
+    # registry
+    "GET /api/v1/registry/persons": (perm("registry.person.read"), None),
+    "POST /api/v1/registry/persons": (perm("registry.person.write"), j(lambda ids, t: ids["new_person"])),
+    "POST /api/v1/registry/persons/lookup": (perm("registry.person.read"), j(lambda ids, t: {
+        "id_number": ids["person_id_number"]})),
+    "POST /api/v1/registry/persons/import": (perm("registry.person.import"), upload("p.csv", PERSON_CSV)),
+    "GET /api/v1/registry/persons/{person_id}": (perm("registry.person.read"), None),
+    "PATCH /api/v1/registry/persons/{person_id}": (perm("registry.person.write"), j(lambda ids, t: {
+        "address": "测试路1号"})),
+    "POST /api/v1/registry/persons/{person_id}/reveal": (perm("registry.person.read_personal"), j(lambda ids, t: {
+        "purpose": "核验"})),
+    "GET /api/v1/registry/me": (CITIZEN, None),
+    "GET /api/v1/registry/me/entity": (ENTERPRISE, None),
+    "GET /api/v1/registry/entities": (perm("registry.entity.read"), None),
+    "POST /api/v1/registry/entities": (perm("registry.entity.write"), j(lambda ids, t: ids["new_entity"])),
+    "POST /api/v1/registry/entities/lookup": (perm("registry.entity.read"), j(lambda ids, t: {
+        "uscc": ids["entity_uscc"]})),
+    "POST /api/v1/registry/entities/import": (perm("registry.entity.import"), upload("e.csv", "uscc\n")),
+    "GET /api/v1/registry/entities/{entity_id}": (perm("registry.entity.read"), None),
+    "PATCH /api/v1/registry/entities/{entity_id}": (perm("registry.entity.write"), j(lambda ids, t: {
+        "registered_address": "测试路2号"})),
+    "POST /api/v1/registry/entities/{entity_id}/reveal": (perm("registry.entity.read_personal"), j(lambda ids, t: {
+        "purpose": "核验"})),
+    "GET /registry/persons": (perm("registry.person.read"), None),
+    "POST /registry/persons/lookup": (perm("registry.person.read"), form(lambda ids, t: {
+        "id_number": ids["person_id_number"]})),
+    "POST /registry/persons/{person_id}/reveal": (perm("registry.person.read_personal"), form(lambda ids, t: {
+        "purpose": "核验"})),
+    "GET /registry/entities": (perm("registry.entity.read"), None),
+    "POST /registry/entities/lookup": (perm("registry.entity.read"), form(lambda ids, t: {
+        "uscc": ids["entity_uscc"]})),
+    "POST /registry/entities/{entity_id}/reveal": (perm("registry.entity.read_personal"), form(lambda ids, t: {
+        "purpose": "核验"})),
+    "GET /registry/import": (anyof("registry.person.import", "registry.entity.import"), None),
+    "POST /registry/import": (anyof("registry.person.import", "registry.entity.import"),
+                              upload("p.csv", PERSON_CSV, {"kind": "persons"})),
+}
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, through included routers."""
+
+    def walk(routes, prefix=""):
+        for r in routes:
+            if isinstance(r, APIRoute):
+                yield prefix + r.path, r
+            elif hasattr(r, "original_router"):
+                yield from walk(r.original_router.routes, prefix + r.include_context.prefix)
+
+    return sorted({(m, path) for path, r in walk(app.router.routes) for m in r.methods - {"HEAD"}})
+
+
+def _targets(db) -> dict[str, str]:
+    """The objects that path parameters name: areas, a department, a user with a grant and a token,
+    a person and a legal entity, all in the district every role's grant covers."""
+    with db.transaction() as s:
+        areas_service.create_area(s, SYSTEM, code=CITY, name="上海市", level="city")
+        areas_service.create_area(s, SYSTEM, code=DISTRICT, name="黄浦区", level="district", parent_code=CITY)
+        areas_service.create_area(s, SYSTEM, code=STREET, name="南京东路街道", level="street", parent_code=DISTRICT)
+        dep = areas_service.create_department(s, SYSTEM, code="310101-SCJG", name="黄浦区市场监管局",
+                                              area_code=DISTRICT)
+        target = identity_service.create_user(
+            s, SYSTEM, username="target.user", password="A-long-password-2026", kind="staff",
+            display_name="目标用户", grants=[("handler", STREET, None)])
+        grant_id = identity_service.get_user(s, SYSTEM, target.id).grants[0].id
+        _, token = identity_service.create_token(s, SYSTEM, target.id, "target", 30)
+        persons = generate_persons([STREET], 3, seed=7)
+        person = registry_service.create_person(s, SYSTEM, persons[0])
+        entities = generate_entities([STREET], 2, seed=7)
+        entity = registry_service.create_entity(s, SYSTEM, entities[0])
+    return {
+        "user_id": target.id, "grant_id": grant_id, "token_id": token.id, "role": "leader",
+        "code": DISTRICT, "department_id": dep.id, "person_id": person.id, "entity_id": entity.id,
+        "person_id_number": persons[0]["id_number"], "entity_uscc": entities[0]["uscc"],
+        "new_person": persons[1], "new_entity": entities[1],
+    }
+
+
+def _tokens(db) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """A bearer token for one user of every role, each granted over the whole city."""
+    tokens, permissions = {}, {}
+    with db.transaction() as s:
+        for role in ROLES:
+            kind = {"citizen": "citizen", "enterprise_agent": "enterprise"}.get(role, "staff")
+            grants = [] if kind != "staff" else [(role, CITY, None)]
+            user = identity_service.create_user(s, SYSTEM, username=f"walk.{role}", password="A-long-password-2026",
+                                                kind=kind, display_name=role, grants=grants)
+            plaintext, _ = identity_service.create_token(s, SYSTEM, user.id, "walk", 1)
+            tokens[role] = plaintext
+            actor = identity_service.actor_for_user(s, user.id, mfa=True)
+            permissions[role] = frozenset(p for g in actor.grants for p in g.permissions)
+    permissions[ANONYMOUS] = frozenset()
+    return tokens, permissions
+
+
+def _allows(rule: Rule, role: str, permissions: dict[str, frozenset[str]]) -> bool:
+    if rule.kind == "any":
+        return role != ANONYMOUS and any(p in permissions[role] for p in (rule.permission or "").split(","))
+    return rule.allows(role, permissions)
+
+
+def _refused(response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    return response.status_code in (302, 303, 307) and response.headers.get("location", "").startswith("/login")
+
+
+class TestRouteWalk:
+    def test_every_route_is_in_the_access_table(self, app):
+        served = {f"{m} {p}" for m, p in app_routes(app)}
+        unknown = sorted(served - set(ACCESS))
+        stale = sorted(set(ACCESS) - served)
+        assert unknown == [], f"routes without an access rule: {unknown}"
+        assert stale == [], f"rules for routes that no longer exist: {stale}"
+
+    def test_every_route_answers_every_role_as_the_table_says(self, app, db):
+        from fastapi.testclient import TestClient
+
+        ids: dict[str, Any] = _targets(db)
+        tokens, permissions = _tokens(db)
+        ids["leader_permissions"] = sorted(permissions["leader"])
+        ids["matrix"] = [f"{role}:{p}" for role in ROLES for p in sorted(permissions[role])]
+        roles = [ANONYMOUS, *ROLES]
+        wrong: list[str] = []
+        with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+            for n, (method, path) in enumerate(app_routes(app)):
+                rule, body = ACCESS[f"{method} {path}"]
+                url = path
+                for name, value in ids.items():
+                    if not isinstance(value, str):
+                        continue
+                    url = url.replace("{" + name + "}", value)
+                if path == "/api/v1/areas/locate":
+                    url += "?lon=121.49&lat=31.2"
+                ordered = sorted(roles, key=lambda r: _allows(rule, r, permissions))
+                for k, role in enumerate(ordered):
+                    client.cookies.clear()
+                    headers = {"Accept": "text/html" if not path.startswith("/api/") else "application/json"}
+                    if role != ANONYMOUS:
+                        headers["Authorization"] = f"Bearer {tokens[role]}"
+                    kwargs = body(ids, f"{n}{k:02d}") if body else {}
+                    r = client.request(method, url, headers=headers, **kwargs)
+                    allowed = _allows(rule, role, permissions)
+                    if r.status_code >= 500:
+                        wrong.append(f"{method} {path} as {role}: {r.status_code}")
+                    elif rule.kind == "credentials":
+                        continue
+                    elif allowed and _refused(r):
+                        wrong.append(f"{method} {path} as {role}: refused ({r.status_code}) but the rule allows"
+                                     f" {r.text[:120]!r}")
+                    elif not allowed and not _refused(r):
+                        wrong.append(f"{method} {path} as {role}: let through ({r.status_code}) but the rule refuses")
+        assert wrong == [], "\n".join(wrong)
