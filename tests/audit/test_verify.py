@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import text
 
+from yiwang.audit import scan
 from yiwang.audit import service as audit_service
 from yiwang.audit.checkpoints import export_path
 from yiwang.core.actor import SYSTEM
 
 from .conftest import WRITER, forge_hash, insert_row, row, seed, shift, superuser
+
+
+@pytest.fixture(autouse=True, params=["sequential", "parallel first pass"])
+def verify_mode(request, monkeypatch):
+    """Every scenario runs twice on SQLite: once sequentially, once with the parallel first pass
+    switched on for short chains (it must either find the chain whole or hand over to the
+    sequential pass, which names the problem)."""
+    if request.param != "sequential":
+        monkeypatch.setattr(scan, "PARALLEL_MIN", 1)
+    return request.param
 
 
 def verify(db, **kw):
@@ -320,3 +332,53 @@ class TestNationalAlgorithms:
             s.info["settings"] = settings.model_copy(update={"hash_algorithm": "sm3"})
             audit_service.record(s, WRITER, "x.later")
         assert verify(db).ok
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+class TestParallelFirstPass:
+    """``scan.scan_chain`` itself, on a SQLite file (PostgreSQL verifies sequentially): whole →
+    True; any damage → False; and verify_chain uses it when it applies."""
+
+    def _path(self, db):
+        return db.engine.url.database
+
+    def test_a_whole_chain_passes(self, db):
+        seed(db, 40)
+        assert scan.scan_chain(self._path(db), 0, 40, "sha256") is True
+
+    @pytest.mark.parametrize("damage", [
+        "UPDATE audit_entries SET target_id = 'p999' WHERE chain_id = 0 AND seq = 17",
+        "DELETE FROM audit_entries WHERE chain_id = 0 AND seq = 23",
+        "UPDATE audit_entries SET prev_hash = hash WHERE chain_id = 0 AND seq = 30",
+    ])
+    def test_damage_anywhere_fails_it(self, db, damage):
+        seed(db, 40)
+        with superuser(db) as conn:
+            conn.execute(text(damage))
+        assert scan.scan_chain(self._path(db), 0, 40, "sha256") is False
+
+    def test_a_swap_across_the_range_boundary_fails_it(self, db):
+        seed(db, 40)
+        with superuser(db) as conn:
+            conn.execute(text("UPDATE audit_entries SET seq = -1 WHERE chain_id = 0 AND seq = 20"))
+            conn.execute(text("UPDATE audit_entries SET seq = 20 WHERE chain_id = 0 AND seq = 21"))
+            conn.execute(text("UPDATE audit_entries SET seq = 21 WHERE chain_id = 0 AND seq = -1"))
+        assert scan.scan_chain(self._path(db), 0, 40, "sha256") is False
+
+    def test_verify_runs_the_parallel_pass_on_a_long_chain(self, db, monkeypatch):
+        seed(db, 30)
+        calls = []
+        real = scan.scan_chain
+        monkeypatch.setattr(scan, "PARALLEL_MIN", 10)
+        monkeypatch.setattr(scan.threading, "active_count", lambda: 1)
+        monkeypatch.setattr(scan, "scan_chain", lambda *a: calls.append(a) or real(*a))
+        report = verify(db)
+        assert report.ok and report.entries_checked == 30
+        assert [c[1:] for c in calls] == [(0, 30, "sha256")]
+
+    def test_it_is_not_used_in_a_threaded_process_or_on_short_chains(self, monkeypatch):
+        monkeypatch.setattr(scan.threading, "active_count", lambda: 3)
+        assert scan.usable("/x.db", 10**6) is False
+        monkeypatch.setattr(scan.threading, "active_count", lambda: 1)
+        assert scan.usable("/x.db", scan.PARALLEL_MIN - 1) is False
+        assert scan.usable(None, 10**6) is False
