@@ -253,29 +253,36 @@ def _get_person_row(session: Session, person_id: str) -> Person:
     return p
 
 
-def _read_person(session: Session, actor: Actor, p: Person, *, purpose: str | None, full: bool,
-                 via: str) -> PersonRead:
-    """The view ``actor`` may have of ``p``, audited."""
-    cipher = _cipher(session)
-    target = f"person:{p.id}"
-    if actor.kind == "citizen":
-        if actor.person_id != p.id:
-            raise PermissionDenied(permission="registry.person.read", area_code=p.area_code, target=target)
-        _record(session, actor, "registry.person.read_self", target_type="person", target_id=p.id,
-                area_code=p.area_code, detail={"via": via})
-        return _person_view(p, _person_plain(cipher, p), "self")
+def _decide_read(session: Session, actor: Actor, noun: str, row_id: str, area_code: str, own_id: str | None,
+                 *, self_kind: str, purpose: str | None, full: bool, via: str) -> Literal["masked", "full", "self"]:
+    """Which view of a registry record ``actor`` gets, refused or audited in one place: the holder
+    reads their own record; staff read masked with ``registry.<noun>.read``, or in full with
+    ``registry.<noun>.read_personal`` and a stated purpose."""
+    target = f"{noun}:{row_id}"
+    common = {"target_type": noun, "target_id": row_id, "area_code": area_code, "detail": {"via": via}}
+    if actor.kind == self_kind:
+        if own_id != row_id:
+            raise PermissionDenied(permission=f"registry.{noun}.read", area_code=area_code, target=target)
+        _record(session, actor, f"registry.{noun}.read_self", **common)
+        return "self"
     if full:
-        actor.require("registry.person.read_personal", area_code=p.area_code, target=target)
+        actor.require(f"registry.{noun}.read_personal", area_code=area_code, target=target)
         reason = (purpose or "").strip()
         if not reason:
             raise errors.PurposeRequired()
-        _record(session, actor, "registry.person.read_personal", target_type="person", target_id=p.id,
-                area_code=p.area_code, purpose=reason, detail={"via": via})
-        return _person_view(p, _person_plain(cipher, p), "full")
-    actor.require("registry.person.read", area_code=p.area_code, target=target)
-    _record(session, actor, "registry.person.read", target_type="person", target_id=p.id,
-            area_code=p.area_code, detail={"via": via})
-    return _person_view(p, _person_plain(cipher, p, address=False), "masked")
+        _record(session, actor, f"registry.{noun}.read_personal", purpose=reason, **common)
+        return "full"
+    actor.require(f"registry.{noun}.read", area_code=area_code, target=target)
+    _record(session, actor, f"registry.{noun}.read", **common)
+    return "masked"
+
+
+def _read_person(session: Session, actor: Actor, p: Person, *, purpose: str | None, full: bool,
+                 via: str) -> PersonRead:
+    """The view ``actor`` may have of ``p``, audited."""
+    view = _decide_read(session, actor, "person", p.id, p.area_code, actor.person_id, self_kind="citizen",
+                        purpose=purpose, full=full, via=via)
+    return _person_view(p, _person_plain(_cipher(session), p, address=view != "masked"), view)
 
 
 # -- persons: use cases ------------------------------------------------------------------------
@@ -463,26 +470,10 @@ def _get_entity_row(session: Session, entity_id: str) -> LegalEntity:
 
 def _read_entity(session: Session, actor: Actor, e: LegalEntity, *, purpose: str | None, full: bool,
                  via: str) -> EntityRead:
-    cipher = _cipher(session)
-    target = f"entity:{e.id}"
-    if actor.kind == "enterprise":
-        if actor.entity_id != e.id:
-            raise PermissionDenied(permission="registry.entity.read", area_code=e.area_code, target=target)
-        _record(session, actor, "registry.entity.read_self", target_type="entity", target_id=e.id,
-                area_code=e.area_code, detail={"via": via})
-        return _entity_view(e, _entity_rep(cipher, e), "self")
-    if full:
-        actor.require("registry.entity.read_personal", area_code=e.area_code, target=target)
-        reason = (purpose or "").strip()
-        if not reason:
-            raise errors.PurposeRequired()
-        _record(session, actor, "registry.entity.read_personal", target_type="entity", target_id=e.id,
-                area_code=e.area_code, purpose=reason, detail={"via": via})
-        return _entity_view(e, _entity_rep(cipher, e), "full")
-    actor.require("registry.entity.read", area_code=e.area_code, target=target)
-    _record(session, actor, "registry.entity.read", target_type="entity", target_id=e.id,
-            area_code=e.area_code, detail={"via": via})
-    return _entity_view(e, _entity_rep(cipher, e), "masked")
+    """The view ``actor`` may have of ``e``, audited."""
+    view = _decide_read(session, actor, "entity", e.id, e.area_code, actor.entity_id, self_kind="enterprise",
+                        purpose=purpose, full=full, via=via)
+    return _entity_view(e, _entity_rep(_cipher(session), e), view)
 
 
 def create_entity(session: Session, actor: Actor, data: EntityCreate | Mapping[str, Any]) -> EntityRead:
