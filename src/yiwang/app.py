@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
@@ -170,4 +171,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 install = getattr(module, "install", None)
                 if install:
                     install(app)
+    _summaries_from_docstrings(app)
     return app
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """(full path, route) of every API route, through included routers."""
+
+    def walk(routes: Any, prefix: str = "") -> Any:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                yield prefix + r.path, r
+            elif hasattr(r, "original_router"):
+                yield from walk(r.original_router.routes, prefix + r.include_context.prefix)
+
+    return list(walk(app.router.routes))
+
+
+def _summaries_from_docstrings(app: FastAPI) -> None:
+    """Each route's one-line docstring becomes its OpenAPI summary, the rest its description."""
+    for _path, route in api_routes(app):
+        doc = (route.endpoint.__doc__ or "").strip()
+        if route.summary or not doc:
+            continue
+        first, _, rest = doc.partition("\n")
+        route.summary = first.strip()
+        route.description = " ".join(line.strip() for line in rest.splitlines()).strip()

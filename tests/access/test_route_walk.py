@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.routing import APIRoute
-
+from yiwang.app import api_routes
 from yiwang.areas import service as areas_service
 from yiwang.core.actor import SYSTEM
 from yiwang.demo.registry import generate_entities, generate_persons
@@ -205,15 +204,7 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
 
 def app_routes(app) -> list[tuple[str, str]]:
     """(method, path) of every route the app serves, through included routers."""
-
-    def walk(routes, prefix=""):
-        for r in routes:
-            if isinstance(r, APIRoute):
-                yield prefix + r.path, r
-            elif hasattr(r, "original_router"):
-                yield from walk(r.original_router.routes, prefix + r.include_context.prefix)
-
-    return sorted({(m, path) for path, r in walk(app.router.routes) for m in r.methods - {"HEAD"}})
+    return sorted({(m, path) for path, r in api_routes(app) for m in r.methods - {"HEAD"}})
 
 
 def _targets(db) -> dict[str, str]:
@@ -278,6 +269,10 @@ class TestRouteWalk:
         stale = sorted(set(ACCESS) - served)
         assert unknown == [], f"routes without an access rule: {unknown}"
         assert stale == [], f"rules for routes that no longer exist: {stale}"
+
+    def test_every_route_has_a_one_line_summary_in_openapi(self, app):
+        missing = [f"{m} {p}" for p, r in api_routes(app) for m in r.methods - {"HEAD"} if not r.summary]
+        assert missing == []
 
     def test_every_route_answers_every_role_as_the_table_says(self, app, db):
         from fastapi.testclient import TestClient

@@ -40,5 +40,6 @@ def configure_logging(level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter())
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "casbin", "casbin.policy", "casbin.enforcer", "casbin.role"):
+    # httpx logs request URLs at INFO, and a URL may carry an OIDC code or other secrets.
+    for noisy in ("uvicorn.access", "casbin", "casbin.policy", "casbin.enforcer", "casbin.role", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
