@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,9 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
 
 from yiwang.core.context import bound, locale_var
 from yiwang.core.db import Database
@@ -47,6 +50,92 @@ def _route_template(request: Request) -> str:
     return getattr(route, "path", "unmatched")
 
 
+def _crash_response(request: Request, exc: Exception, rid: str) -> Response:
+    log.error("unhandled error", exc_info=exc, extra={"route": _route_template(request)})
+    message = translate("Something went wrong on our side. Please quote request id {request_id}.",
+                        request_id=rid)
+    if wants_html(request):
+        try:
+            return render(request, "error.html", {"status": 500, "message": message}, status_code=500)
+        except Exception:  # noqa: BLE001 - a broken template must not hide the first error
+            return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
+    return JSONResponse({"error": "internal_error", "detail": message, "request_id": rid}, status_code=500)
+
+
+class ContextMiddleware:
+    """Binds the request id (``X-Request-ID`` when sane, else new), source address and locale for
+    the request; counts and times it for ``/metrics``; logs one JSON line with the route template
+    (never the path or query, which may carry personal data); turns an unhandled error into a 500
+    that names the request id. Plain ASGI: no extra task or body buffering per request."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.default_locale = settings.default_locale
+
+    def _locale(self, scope: dict[str, Any], headers: Headers) -> str:
+        query = scope.get("query_string", b"")
+        if b"lang=" in query:
+            lang = parse_qs(query.decode("latin-1")).get("lang", [""])[0]
+            if lang:
+                return normalise_locale(lang)
+        cookie = headers.get("cookie")
+        if cookie and "lang=" in cookie:
+            lang = cookie_parser(cookie).get("lang", "")
+            if lang:
+                return normalise_locale(lang)
+        accept = headers.get("accept-language")
+        return normalise_locale(accept) if accept else self.default_locale
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        client = scope.get("client")
+        token = locale_var.set(self._locale(scope, headers))
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        with bound(given if _RID.match(given) else None, client[0] if client else None) as rid:
+
+            async def send_with_headers(message: dict[str, Any]) -> None:
+                nonlocal status, response_started
+                if message["type"] == "http.response.start":
+                    response_started = True
+                    status = message["status"]
+                    out = MutableHeaders(scope=message)
+                    out["X-Request-ID"] = rid
+                    for name, value in _SECURITY_HEADERS:
+                        if name not in out:
+                            out[name] = value
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception as exc:  # noqa: BLE001 - the last line of defence: a sentence, not a trace
+                if response_started:
+                    raise
+                await _crash_response(Request(scope), exc, rid)(scope, receive, send_with_headers)
+            finally:
+                locale_var.reset(token)
+                elapsed = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", "unmatched")
+                method = scope["method"]
+                REQUESTS.labels(method, route, str(status)).inc()
+                LATENCY.labels(method, route).observe(elapsed)
+                log.info("request", extra={"method": method, "route": route, "status": status,
+                                           "ms": round(elapsed * 1000, 2)})
+
+
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -61,37 +150,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.area_name = settings.area_name
     app.state.db = Database(settings)
-
-    @app.middleware("http")
-    async def context_middleware(request: Request, call_next: Any) -> Response:
-        given = request.headers.get("x-request-id", "")
-        lang = request.query_params.get("lang") or request.cookies.get("lang") or request.headers.get(
-            "accept-language", ""
-        )
-        token = locale_var.set(normalise_locale(lang) if lang else settings.default_locale)
-        started = time.perf_counter()
-        with bound(given if _RID.match(given) else None, request.client.host if request.client else None) as rid:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # noqa: BLE001 - the last line of defence: a sentence, not a trace
-                response = _crash_response(request, exc, rid)
-            finally:
-                locale_var.reset(token)
-            elapsed = time.perf_counter() - started
-            route = _route_template(request)
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(request.method, route).observe(elapsed)
-            response.headers["X-Request-ID"] = rid
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            # Path template only: query strings and path values may carry personal data.
-            log.info(
-                "request",
-                extra={"method": request.method, "route": route, "status": response.status_code,
-                       "ms": round(elapsed * 1000, 2)},
-            )
-            return response
 
     def _app_error(request: Request, exc: AppError) -> Response:
         if isinstance(exc, PermissionDenied):
@@ -119,17 +177,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _app_error(request, NotFoundError())
         body = {"error": "http_" + str(exc.status_code), "detail": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-    def _crash_response(request: Request, exc: Exception, rid: str) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"route": _route_template(request)})
-        message = translate("Something went wrong on our side. Please quote request id {request_id}.",
-                            request_id=rid)
-        if wants_html(request):
-            try:
-                return render(request, "error.html", {"status": 500, "message": message}, status_code=500)
-            except Exception:  # noqa: BLE001 - a broken template must not hide the first error
-                return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
-        return JSONResponse({"error": "internal_error", "detail": message, "request_id": rid}, status_code=500)
 
     @app.get("/healthz", tags=["platform"], include_in_schema=True)
     def healthz() -> dict[str, str]:
@@ -172,6 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if install:
                     install(app)
     _summaries_from_docstrings(app)
+    # Added last, so it is the outermost: every answer, CSRF refusals included, carries the request id.
+    app.add_middleware(ContextMiddleware, settings=settings)
     return app
 
 
