@@ -32,7 +32,8 @@ from yiwang.core.web import TEMPLATES_DIR, error_body, render, wants_html
 log = logging.getLogger("yiwang.http")
 
 #: Domains whose ``api`` and ``pages`` modules (each exposing ``router``) are mounted, in order.
-DOMAINS = ("site", "identity", "audit", "areas", "registry", "ops")
+DOMAINS = ("site", "identity", "audit", "areas", "registry", "ops", "workdays", "workflow", "catalog",
+           "certificates", "ratings", "notifications")
 
 REQUESTS = Counter("yiwang_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(

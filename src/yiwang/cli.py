@@ -14,7 +14,8 @@ from yiwang.core.cli import CliContext, get_cli_context
 from yiwang.core.errors import PermissionDenied
 from yiwang.core.settings import get_settings, reset_settings
 
-DOMAINS = ("identity", "audit", "areas", "registry", "ops", "demo")
+DOMAINS = ("identity", "audit", "areas", "registry", "ops", "demo", "workdays", "workflow", "catalog",
+           "certificates", "ratings", "notifications")
 
 
 @click.group()

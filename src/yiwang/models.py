@@ -2,7 +2,8 @@
 
 from yiwang.core.db import Base
 
-for _domain in ("identity", "audit", "areas", "registry", "ops"):
+for _domain in ("identity", "audit", "areas", "registry", "ops", "workdays", "workflow", "catalog",
+                "certificates", "ratings", "notifications"):
     try:
         __import__(f"yiwang.{_domain}.models")
     except ModuleNotFoundError as exc:  # a domain without tables
