@@ -22,6 +22,7 @@ node_modules/.installed: package.json package-lock.json
 assets: node_modules/.installed ## front-end assets from npm into static/vendor
 	@mkdir -p src/yiwang/static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js src/yiwang/static/vendor/
+	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js node_modules/bpmn-js/dist/assets/diagram-js.css node_modules/bpmn-js/dist/assets/bpmn-js.css src/yiwang/static/vendor/
 
 db: install ## create or upgrade the database
 	$(YIWANG) db upgrade

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import cookie_parser
@@ -152,11 +153,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.area_name = settings.area_name
     app.state.db = Database(settings)
 
-    def _app_error(request: Request, exc: AppError) -> Response:
+    async def _app_error(request: Request, exc: AppError) -> Response:
         if isinstance(exc, PermissionDenied):
             hook = getattr(request.app.state, "on_denied", None)
             if hook:
-                hook(request, exc)
+                # Writes the refusal to the audit trail: database work, so off the event loop.
+                await run_in_threadpool(hook, request, exc)
         if wants_html(request):
             return render(request, "error.html", {"error": exc, "message": exc.render()}, status_code=exc.status)
         return JSONResponse(error_body(exc), status_code=exc.status)
@@ -170,17 +172,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              "problem": e.get("type", "invalid"), "message": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return _app_error(request, ValidationFailed(errors=errors))
+        return await _app_error(request, ValidationFailed(errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return _app_error(request, NotFoundError())
+            return await _app_error(request, NotFoundError())
         body = {"error": "http_" + str(exc.status_code), "detail": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.get("/healthz", tags=["platform"], include_in_schema=True)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
@@ -202,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "revision": current})
 
     @app.get("/metrics", tags=["platform"], response_class=PlainTextResponse)
-    def metrics() -> Response:
+    async def metrics() -> Response:
         """Prometheus metrics of this process."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -93,3 +93,7 @@ for _domain in DOMAINS:
     _name = f"yiwang.{_domain}.cli"
     if importlib.util.find_spec(f"yiwang.{_domain}") and importlib.util.find_spec(_name):
         importlib.import_module(_name).register(main)
+
+
+if __name__ == "__main__":
+    main()

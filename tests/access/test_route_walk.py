@@ -80,6 +80,11 @@ def upload(name: str, content: str, extra: dict[str, str] | None = None) -> Body
 
 PERSON_CSV = "name,id_number,phone,address,area_code\n"
 AREA_CSV = "code,name,level,parent_code\n"
+CATALOG_ITEM = {
+    "name": "巡检许可", "department": "310101-SCJG", "kind": "licence", "legal_limit_days": 20,
+    "promised_limit_days": 5, "online_depth": 4, "areas": ["310101"], "materials": [],
+    "form": {"type": "object", "properties": {"applicant_name": {"type": "string", "title": "姓名"}}},
+}
 
 ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /healthz": (PUBLIC, None),
@@ -140,6 +145,13 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /audit": (perm("audit.read"), None),
     "POST /audit/verify": (perm("audit.verify"), None),
     # areas and departments: public reference data, changed by administrators
+    # workdays: the calendar is public; publishing a year needs calendar.manage
+    "GET /api/v1/workdays/calendar/{year}": (PUBLIC, None),
+    "PUT /api/v1/workdays/calendar/{year}": (perm("calendar.manage"), j(lambda ids, t: {
+        "days": [{"date": "2027-01-01", "working": False, "name": "元旦"}]})),
+    "GET /api/v1/workdays/due": (PUBLIC, None),
+    "GET /admin/workdays": (perm("calendar.manage"), None),
+    "POST /admin/workdays": (perm("calendar.manage"), upload("2027.csv", "date,working,name\n", {"year": "2027"})),
     "GET /api/v1/areas": (PUBLIC, None),
     "GET /api/v1/areas/locate": (PUBLIC, None),
     "GET /api/v1/areas/{code}": (PUBLIC, None),
@@ -199,6 +211,62 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /registry/import": (anyof("registry.person.import", "registry.entity.import"), None),
     "POST /registry/import": (anyof("registry.person.import", "registry.entity.import"),
                               upload("p.csv", PERSON_CSV, {"kind": "persons"})),
+    # catalog: the service guide is public, the catalogue is changed by its administrators
+    "GET /api/v1/catalog/items": (PUBLIC, None),
+    "GET /api/v1/catalog/items/{code}": (PUBLIC, None),
+    "POST /api/v1/catalog/items": (perm("catalog.manage"), j(lambda ids, t: {"code": f"WALK-{t}", **CATALOG_ITEM})),
+    "POST /api/v1/catalog/items/{code}/versions": (perm("catalog.manage"), j(lambda ids, t: CATALOG_ITEM)),
+    "GET /api/v1/catalog/bundles": (PUBLIC, None),
+    "GET /api/v1/catalog/bundles/{code}": (PUBLIC, None),
+    "GET /api/v1/catalog/bundles/{code}/form": (PUBLIC, None),
+    "GET /api/v1/catalog/search": (PUBLIC, None),
+    "POST /api/v1/catalog/import": (perm("catalog.manage"), upload("catalog.yaml", "items: []\n")),
+    "GET /api/v1/catalog/export": (perm("catalog.manage"), None),
+    "GET /services": (PUBLIC, None),
+    "GET /services/{code}": (PUBLIC, None),
+    "GET /services/bundles/{code}": (PUBLIC, None),
+    "GET /admin/catalog": (perm("catalog.manage"), None),
+    "GET /admin/catalog/items/{code}": (perm("catalog.manage"), None),
+    "POST /admin/catalog/items/{code}": (perm("catalog.manage"), form(lambda ids, t: {"text": "name: x", "fmt": "yaml"})),
+    "GET /admin/catalog/import": (perm("catalog.manage"), None),
+    "POST /admin/catalog/import": (perm("catalog.manage"), upload("catalog.yaml", "items: []\n")),
+    # certificates
+    "GET /api/v1/certificates/public-key": (PUBLIC, None),
+    "GET /api/v1/certificates/mine": (SIGNED_IN, None),
+    "POST /api/v1/certificates/verify": (PUBLIC, j(lambda ids, t: {"document": {}, "signature": {}})),
+    "GET /api/v1/certificates/{certificate_id}": (perm("certificate.read"), None),
+    "POST /api/v1/certificates/{certificate_id}/revoke": (perm("certificate.revoke"), j(lambda ids, t: {
+        "reason": "核验"})),
+    "GET /verify": (PUBLIC, None),
+    "POST /verify": (PUBLIC, form(lambda ids, t: {"envelope": "{}"})),
+    "GET /verify/{certificate_id}": (PUBLIC, None),
+    "GET /my/certificates": (SIGNED_IN, None),
+    "GET /my/certificates/{certificate_id}": (perm("certificate.read"), None),
+    "GET /my/certificates/{certificate_id}/download": (perm("certificate.read"), None),
+    # notifications: everyone's own inbox
+    "GET /api/v1/inbox": (SIGNED_IN, None),
+    "GET /api/v1/inbox/unread-count": (SIGNED_IN, None),
+    "POST /api/v1/inbox/{notification_id}/read": (SIGNED_IN, None),
+    "GET /inbox": (SIGNED_IN, None),
+    "POST /inbox/{notification_id}/read": (SIGNED_IN, None),
+    # ratings (好差评)
+    "GET /api/v1/ratings/rectifications": (anyof("rating.respond", "rating.supervise"), None),
+    "POST /api/v1/ratings/rectifications/{rectification_id}/reply": (perm("rating.respond"), j(lambda ids, t: {
+        "text": "已整改"})),
+    "POST /api/v1/ratings/rectifications/{rectification_id}/close": (perm("rating.supervise"), j(lambda ids, t: {
+        "note": "已核实"})),
+    "GET /api/v1/ratings/statistics": (perm("rating.stats"), None),
+    "GET /ratings/rectifications": (anyof("rating.respond", "rating.supervise"), None),
+    "POST /ratings/rectifications/{rectification_id}/reply": (perm("rating.respond"), form(lambda ids, t: {
+        "text": "已整改"})),
+    "POST /ratings/rectifications/{rectification_id}/close": (perm("rating.supervise"), form(lambda ids, t: {
+        "note": "已核实"})),
+    "GET /ratings/statistics": (perm("rating.stats"), None),
+    # workflow: an unknown instance id answers 404 to staff, after the staff check
+    "GET /api/v1/workflow/definitions": (STAFF, None),
+    "POST /api/v1/workflow/definitions": (perm("workflow.manage"), upload("p.bpmn", "<x/>", {"key": "walk"})),
+    "GET /api/v1/workflow/instances/{instance_id}/diagram": (STAFF, None),
+    "GET /workflow/instances/{instance_id}/diagram": (STAFF, None),
 }
 
 

@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-
 from yiwang.areas import service as areas_service
-from yiwang.cli import main
-from yiwang.core.settings import reset_settings
-
-
-@pytest.fixture
-def run(settings, monkeypatch, tmp_path):
-    """Run a ``yiwang`` command against this test's database; returns the click Result."""
-    monkeypatch.setenv("YIWANG_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("YIWANG_VAR_DIR", str(settings.var_dir))
-    monkeypatch.setenv("YIWANG_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("YIWANG_CONFIG", str(tmp_path / "absent.toml"))
-    reset_settings()
-
-    def invoke(*args: str):
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    yield invoke
-    reset_settings()
 
 
 class TestAreaImport:

@@ -186,8 +186,8 @@ class TestStaffShell:
         page.screenshot(path=str(artifacts_dir(request.config) / "home-desktop-staff.png"), full_page=True)
 
         assert page.locator("h1").inner_text() == "工作台"
-        assert texts(page, ".site-nav a") == ["首页", "审计日志", "账号安全"]
-        assert texts(page, ".card__title") == ["审计日志", "账号安全"]
+        assert texts(page, ".site-nav a") == ["首页", "审计日志", "站内信", "账号安全"]
+        assert texts(page, ".card__title") == ["审计日志", "站内信", "账号安全"]
         assert page_problems(page) == []
 
         click_and_wait(page, "button", "退出登录")

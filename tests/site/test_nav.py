@@ -24,10 +24,10 @@ class TestWorkbenchLinks:
             Grant("auditor", "31", permissions=frozenset({"audit.read"})),
         ))
 
-        assert [link.href for link in workbench_links(actor)] == ["/audit", "/registry/persons", "/account/security"]
+        assert [link.href for link in workbench_links(actor)] == ["/audit", "/registry/persons", "/inbox", "/account/security"]
 
     def test_gives_a_citizen_only_their_account(self) -> None:
-        assert [link.href for link in workbench_links(Actor(kind="citizen", user_id="c1"))] == ["/account/security"]
+        assert [link.href for link in workbench_links(Actor(kind="citizen", user_id="c1"))] == ["/inbox", "/account/security"]
 
     def test_gives_the_system_actor_everything(self) -> None:
         assert workbench_links(SYSTEM) == list(WORKBENCH)

@@ -131,7 +131,7 @@ class TestStaffNavigation:
 
         response = client.get("/", headers=HTML)
 
-        assert nav_hrefs(response.text) == ["/", href, "/account/security"]
+        assert nav_hrefs(response.text) == ["/", href, "/inbox", "/account/security"]
 
     def test_shows_the_workbench_and_sign_out(self, client, as_actor) -> None:
         as_actor(staff("audit.read", "user.manage"))
@@ -140,7 +140,7 @@ class TestStaffNavigation:
 
         assert '<h1 id="workbench-title">工作台</h1>' in response.text
         assert re.findall(r'<h2 class="card__title"><a href="([^"]+)">', response.text) == [
-            "/admin/users", "/audit", "/account/security"]
+            "/admin/users", "/audit", "/inbox", "/account/security"]
         assert 'action="/logout"' in response.text
         assert '<span class="site-nav__user secondary">li.ming</span>' in response.text
 
@@ -150,7 +150,7 @@ class TestStaffNavigation:
         response = client.get("/", headers=HTML)
 
         assert "您的账号尚未分配角色，请联系系统管理员。" in response.text
-        assert nav_hrefs(response.text) == ["/", "/account/security"]
+        assert nav_hrefs(response.text) == ["/", "/inbox", "/account/security"]
 
     def test_marks_the_current_page(self, client, as_actor) -> None:
         as_actor(staff("audit.read"))

@@ -115,13 +115,16 @@ class Database:
         self._factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=True,
                                      info={"settings": settings})
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read_factory = (
+            sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False,
+                         autoflush=True, info={"settings": settings})
+            if self.is_sqlite else self._factory
+        )
 
     def session(self, *, write: bool = True) -> Session:
-        """A new session. On SQLite a read-only one starts a deferred transaction."""
-        s = self._factory()
-        if self.is_sqlite and not write:
-            s.connection(execution_options={"sqlite_begin": "DEFERRED"})
-        return s
+        """A new session; it connects on first use. On SQLite a read-only one begins a deferred
+        transaction, which never waits for the writer."""
+        return (self._factory if write else self._read_factory)()
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:

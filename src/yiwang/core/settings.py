@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     huey_url: str = ""
     """Where the job queue lives; empty means a SQLite file under var_dir."""
 
+    smtp_host: str = ""
+    """SMTP server for e-mail notifications; empty means e-mail is not configured."""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = False
+    sms_gateway_url: str = ""
+    """HTTP SMS gateway (POST JSON with a bearer token); empty means SMS is not configured."""
+    sms_gateway_token: str = ""
+
     area_name: str = ""
     """Name of the city or district this installation serves, shown in every page header (e.g. 上海市)."""
     default_locale: str = "zh_Hans_CN"

@@ -7,7 +7,8 @@ routes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from yiwang.core.actor import ANONYMOUS, Actor
 from yiwang.core.context import current_request_id, locale_var
@@ -27,45 +29,80 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["_"] = lambda msgid, **kw: translate(msgid, None, **kw)
 
 
-def _session(request: Request, write: bool) -> Iterator[Session]:
-    db = request.app.state.db
-    session = db.session(write=write)
-    request.state.db_session = session
+_request_session: ContextVar[Session | None] = ContextVar("yiwang_request_session", default=None)
+
+
+def _finish(session: Session, commit: bool) -> None:
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
+    # Making a session does no I/O (it connects on first use), so this runs on the event loop; the
+    # commit or rollback is one hop to the thread pool when the route is done.
+    session = request.app.state.db.session(write=write)
+    request.state.db_session = session
+    _request_session.set(session)
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, False)
+        raise
+    else:
+        if session.in_transaction():
+            await run_in_threadpool(_finish, session, True)
+        else:
+            session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: committed when the route returns, rolled back if it raises."""
-    yield from _session(request, write=True)
+    async for session in _session(request, write=True):
+        yield session
 
 
-def get_read_db(request: Request) -> Iterator[Session]:
+async def get_read_db(request: Request) -> AsyncIterator[Session]:
     """A read-only unit of work for hot read paths (never waits for SQLite's writer)."""
-    yield from _session(request, write=False)
+    async for session in _session(request, write=False):
+        yield session
 
 
 DbSession = Annotated[Session, Depends(get_db)]
 ReadDbSession = Annotated[Session, Depends(get_read_db)]
 
 
-def get_actor(request: Request, session: DbSession) -> Actor:
-    """The signed-in user (cookie session or bearer token), or the anonymous actor."""
-    if hasattr(request.state, "actor"):
-        return request.state.actor
+def _has_credentials(request: Request) -> bool:
+    """Whether the request carries anything that could sign someone in (no I/O)."""
+    if not getattr(request.app.state, "actor_needs_credentials", False):
+        return True
+    if request.headers.get("authorization"):
+        return True
+    return any(name.startswith("yiwang_session") for name in request.cookies)
+
+
+async def get_actor(request: Request, session: DbSession) -> Actor:
+    """The signed-in user (cookie session or bearer token), or the anonymous actor. A request with
+    no credentials is anonymous without a query; otherwise the loader (identity's: token or
+    session, CSRF check) runs in the thread pool."""
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        return actor
     loader = getattr(request.app.state, "actor_loader", None)
-    actor = loader(request, session) if loader else ANONYMOUS
+    if loader is None or not _has_credentials(request):
+        actor = ANONYMOUS
+    else:
+        actor = await run_in_threadpool(loader, request, session)
     request.state.actor = actor
     return actor
 
 
-def require_signed_in(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+async def require_signed_in(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    """As :func:`get_actor`, refusing anonymous callers (401)."""
     if not actor.is_authenticated:
         raise AuthenticationRequired()
     return actor

@@ -56,6 +56,12 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int,
         city = load_city(session)
     echo(f"areas and departments: {city.get('counts', city)}")
 
+    from yiwang.demo.catalog import load_catalog
+
+    with db.transaction() as session:
+        catalog = load_catalog(session)
+    echo(f"service catalogue: {catalog}")
+
     with db.transaction() as session:
         departments = {d.code: d.id for d in areas_service.list_departments(session)}
         staff = load_staff(
@@ -78,4 +84,4 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int,
     with db.transaction() as session:
         audit_service.create_checkpoint(session, SYSTEM)
 
-    return {"counts": {**city.get("counts", {}), "staff": len(staff), **registry}, "staff": staff}
+    return {"counts": {**city.get("counts", {}), **catalog, "staff": len(staff), **registry}, "staff": staff}

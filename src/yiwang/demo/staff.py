@@ -51,6 +51,7 @@ def load_staff(
     add("secadmin", "security_admin", city)
     add("auditor", "audit_admin", city)
     add("leader", "leader", city)
+    add("catalog", "catalog_admin", city)
     add("dataofficer", "data_officer", city, f"{city}-SJJ")
     add("hotline", "hotline_operator", city, f"{city}-12345")
     add("dispatcher", "dispatcher", city, f"{city}-CYZX")

@@ -56,6 +56,8 @@ def install(app: FastAPI) -> None:
     """Sessions and CSRF for every request, and the actor loader other domains' routes use."""
     app.add_middleware(CsrfMiddleware, settings=app.state.settings)
     app.state.actor_loader = load_actor
+    # No bearer token and no session cookie means anonymous: known without a query.
+    app.state.actor_needs_credentials = True
     if not hasattr(app.state, "oidc_http_transport"):
         app.state.oidc_http_transport = None
 

@@ -53,6 +53,7 @@ ROLES: dict[str, RoleInfo] = {
         RoleInfo("sys_admin", "系统管理员", "System administrator", frozenset({"staff"})),
         RoleInfo("security_admin", "安全管理员", "Security administrator", frozenset({"staff"})),
         RoleInfo("audit_admin", "审计管理员", "Audit administrator", frozenset({"staff"})),
+        RoleInfo("catalog_admin", "事项管理员", "Service catalogue administrator", STAFF),
     )
 }
 
@@ -77,6 +78,15 @@ PERMISSIONS: dict[str, PermissionInfo] = {
         PermissionInfo("registry.entity.write", "维护法人信息", "Change legal-entity records", True),
         PermissionInfo("registry.entity.import", "导入法人信息", "Import legal-entity records", True),
         PermissionInfo("backup.run", "执行备份与恢复", "Run backups and restores", True),
+        PermissionInfo("workflow.manage", "管理审批流程定义", "Manage approval process definitions", True),
+        PermissionInfo("calendar.manage", "维护工作日历", "Maintain the working-day calendar", True),
+        PermissionInfo("certificate.issue", "签发电子证照", "Issue electronic certificates", True),
+        PermissionInfo("certificate.revoke", "注销电子证照", "Revoke electronic certificates", True),
+        PermissionInfo("certificate.read", "查阅电子证照", "Read electronic certificates", False),
+        PermissionInfo("catalog.manage", "管理政务服务事项", "Manage the service catalogue", True),
+        PermissionInfo("rating.respond", "答复差评整改", "Reply to rectifications of bad ratings", True),
+        PermissionInfo("rating.supervise", "督办差评整改", "Supervise and close rectifications", True),
+        PermissionInfo("rating.stats", "查看好差评统计", "Read rating statistics", False),
     )
 }
 
@@ -86,20 +96,23 @@ _ENTITY_READ = ("registry.entity.read", "registry.entity.read_personal")
 DEFAULT_POLICY: dict[str, frozenset[str]] = {
     "citizen": frozenset(),
     "enterprise_agent": frozenset(),
-    "clerk": frozenset(_PERSON_READ + _ENTITY_READ),
-    "approver": frozenset(_PERSON_READ + _ENTITY_READ),
+    "clerk": frozenset(_PERSON_READ + _ENTITY_READ) | {"certificate.read"},
+    "approver": frozenset(_PERSON_READ + _ENTITY_READ) | {"rating.respond"}
+    | {"certificate.issue", "certificate.revoke", "certificate.read"},
     "hotline_operator": frozenset(_PERSON_READ),
     "dispatcher": frozenset({"registry.person.read"}),
     "handler": frozenset({"registry.person.read"}),
     "grid_worker": frozenset({"registry.person.read"}),
-    "leader": frozenset({"registry.person.read", "registry.entity.read"}),
+    "leader": frozenset({"registry.person.read", "registry.entity.read"}) | {"rating.supervise", "rating.stats"},
     "data_officer": frozenset({
         "registry.person.read", "registry.entity.read", "registry.person.write", "registry.entity.write",
         "registry.person.import", "registry.entity.import",
     }),
-    "sys_admin": frozenset({"area.manage", "department.manage", "user.manage", "backup.run"}),
+    "sys_admin": frozenset({"area.manage", "department.manage", "user.manage", "backup.run",
+                            "calendar.manage", "workflow.manage"}),
     "security_admin": frozenset({"role.manage", "security.manage"}),
     "audit_admin": frozenset({"audit.read", "audit.verify"}),
+    "catalog_admin": frozenset({"catalog.manage"}),
 }
 
 # -- 三员 separation ----------------------------------------------------------------------------
