@@ -54,9 +54,11 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
         await run_in_threadpool(_finish, session, False)
         raise
     else:
-        if session.in_transaction():
+        if session.in_transaction() and write:
             await run_in_threadpool(_finish, session, True)
         else:
+            # A read-only unit of work has nothing to commit: closing hands the connection back to
+            # the pool (which ends the read transaction) without another hop to the thread pool.
             session.close()
 
 
