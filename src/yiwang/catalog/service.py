@@ -354,21 +354,28 @@ def _changed(session: Session) -> None:
     repository.bump_version(session)
 
 
+def _advance(session: Session, actor: Actor, head: ServiceItem | Bundle, old: Any, version_cls: type,
+             number: int, row: dict[str, Any], **owner: str) -> Any:
+    """Publish version ``number`` of an item or bundle: retire the one in force, add the new one and
+    point the head at it. Versions are never changed afterwards."""
+    if old is not None:
+        old.status = "retired"
+    v = version_cls(id=new_id(), version=number, status="published", created_by=actor.user_id,
+                    published_at=utcnow(), **owner, **row)
+    session.add(v)
+    session.flush()
+    head.current_version_id = v.id
+    head.updated_at = utcnow()
+    session.flush()
+    _changed(session)
+    return v
+
+
 def _publish_item(session: Session, actor: Actor, item: ServiceItem, row: dict[str, Any], area_code: str,
                   *, action: str) -> ServiceItemVersion:
     number = repository.last_item_version(session, item.id) + 1
-    if item.current_version_id:
-        old = repository.get_item_version(session, item.current_version_id)
-        if old is not None:
-            old.status = "retired"
-    v = ServiceItemVersion(id=new_id(), item_id=item.id, version=number, status="published",
-                           created_by=actor.user_id, published_at=utcnow(), **row)
-    session.add(v)
-    session.flush()
-    item.current_version_id = v.id
-    item.updated_at = utcnow()
-    session.flush()
-    _changed(session)
+    old = repository.get_item_version(session, item.current_version_id) if item.current_version_id else None
+    v = _advance(session, actor, item, old, ServiceItemVersion, number, row, item_id=item.id)
     _record(session, actor, action, target_type="service_item", target_id=item.code, area_code=area_code,
             detail={"version": number, "version_id": v.id, "department": row["department_code"]})
     log.info("catalog item published", extra={"item": item.code, "version": number})
@@ -457,18 +464,8 @@ def _check_bundle(
 
 def _publish_bundle(session: Session, actor: Actor, bundle: Bundle, row: dict[str, Any], *, action: str) -> BundleVersion:
     number = repository.last_bundle_version(session, bundle.id) + 1
-    if bundle.current_version_id:
-        old = repository.get_bundle_version(session, bundle.current_version_id)
-        if old is not None:
-            old.status = "retired"
-    v = BundleVersion(id=new_id(), bundle_id=bundle.id, version=number, status="published",
-                      created_by=actor.user_id, published_at=utcnow(), **row)
-    session.add(v)
-    session.flush()
-    bundle.current_version_id = v.id
-    bundle.updated_at = utcnow()
-    session.flush()
-    _changed(session)
+    old = repository.get_bundle_version(session, bundle.current_version_id) if bundle.current_version_id else None
+    v = _advance(session, actor, bundle, old, BundleVersion, number, row, bundle_id=bundle.id)
     _record(session, actor, action, target_type="bundle", target_id=bundle.code,
             detail={"version": number, "version_id": v.id, "items": row["item_codes"]})
     return v
