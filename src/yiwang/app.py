@@ -34,7 +34,7 @@ log = logging.getLogger("yiwang.http")
 
 #: Domains whose ``api`` and ``pages`` modules (each exposing ``router``) are mounted, in order.
 DOMAINS = ("site", "identity", "audit", "areas", "registry", "ops", "workdays", "workflow", "catalog",
-           "certificates", "ratings", "notifications")
+           "certificates", "ratings", "notifications", "files", "applications")
 
 REQUESTS = Counter("yiwang_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(

@@ -11,7 +11,7 @@ HTML = {"Accept": "text/html"}
 
 def _seed(db) -> tuple[str, str]:
     with db.transaction() as s:
-        mine = notifications_service.notify(s, ALICE_ID, "application.approved", {"reference": "SQ7"})
+        mine = notifications_service.notify(s, ALICE_ID, "application.approved", {"reference": "SQ7", "item": "企业设立登记"})
         theirs = notifications_service.notify(s, BOB_ID, "certificate.issued", {"certificate_no": "ZS-BOB-0009"})
     return mine.id, theirs.id
 
@@ -60,7 +60,7 @@ class TestInboxPage:
         as_actor(alice)
         got = client.get("/inbox", headers=HTML)
         assert got.status_code == 200
-        assert "您的申请 SQ7 已审批通过。" in got.text and "ZS-BOB-0009" not in got.text
+        assert "您的申请 SQ7（企业设立登记）已审批通过。" in got.text and "ZS-BOB-0009" not in got.text
         assert "1 条未读" in got.text
         assert f'action="/inbox/{mine}/read"' in got.text and 'name="csrf_token"' in got.text
 

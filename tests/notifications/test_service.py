@@ -22,7 +22,7 @@ from yiwang.notifications.tasks import NOT_CONFIGURED, DeliveryFailed, send_deli
 from .conftest import ALICE_ID, BOB_ID
 from .smtp_server import SmtpServer
 
-APPROVED = {"reference": "SQ20260925001"}
+APPROVED = {"reference": "SQ20260925001", "item": "企业设立登记"}
 
 
 def _raw_deliveries(session) -> list[str]:
@@ -36,11 +36,11 @@ class TestNotify:
         session.commit()
         page = notifications_service.inbox(session, alice)
         assert [(n.id, n.title, n.body, n.params, n.read_at) for n in page.items] == [
-            (made.id, "申请已通过", "您的申请 SQ20260925001 已审批通过。", APPROVED, None)]
+            (made.id, "申请已通过", "您的申请 SQ20260925001（企业设立登记）已审批通过。", APPROVED, None)]
 
     def test_renders_english_for_an_english_reader(self, session):
         made = notifications_service.notify(session, ALICE_ID, "application.approved", APPROVED, locale="en")
-        assert (made.title, made.body) == ("Application approved", "Your application SQ20260925001 has been approved.")
+        assert (made.title, made.body) == ("Application approved", "Your application SQ20260925001 (企业设立登记) has been approved.")
 
     def test_text_values_fill_the_message_but_are_not_kept_in_params(self, session):
         made = notifications_service.notify(session, ALICE_ID, "rating.replied", {"subject_id": "SQ1"},
@@ -155,7 +155,7 @@ class TestSmtpDelivery:
         got = server.messages[0]
         msg = email.message_from_bytes(got.data, policy=email.policy.default)
         assert (got.sender, got.recipients) == ("noreply@yiwang.example", ["zhang.san@example.com"])
-        assert (str(msg["Subject"]), msg.get_content().strip()) == ("申请已通过", "您的申请 SQ20260925001 已审批通过。")
+        assert (str(msg["Subject"]), msg.get_content().strip()) == ("申请已通过", "您的申请 SQ20260925001（企业设立登记）已审批通过。")
         assert (result.status, result.attempts, result.last_error) == ("sent", 1, None)
         session.expire_all()
         row = session.execute(text("SELECT address_enc, recipient_masked, status FROM deliveries")).one()

@@ -110,6 +110,15 @@ def department_by_code(session: Session, code: str) -> Department | None:
     return session.scalar(select(Department).where(Department.code == code))
 
 
+def departments_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Department]:
+    wanted = sorted(set(ids))
+    out: dict[str, Department] = {}
+    for i in range(0, len(wanted), CHUNK):
+        for d in session.scalars(select(Department).where(Department.id.in_(wanted[i : i + CHUNK]))):
+            out[d.id] = d
+    return out
+
+
 def departments_by_codes(session: Session, codes: Iterable[str]) -> dict[str, Department]:
     wanted = sorted(set(codes))
     out: dict[str, Department] = {}

@@ -480,6 +480,11 @@ def departments_by_codes(session: Session, codes: Iterable[str]) -> dict[str, De
     return {c: _department_read(d) for c, d in repository.departments_by_codes(session, codes).items()}
 
 
+def departments_by_ids(session: Session, ids: Iterable[str]) -> dict[str, DepartmentRead]:
+    """The departments among ``ids``, by id (unknown ids are absent)."""
+    return {i: _department_read(d) for i, d in repository.departments_by_ids(session, ids).items()}
+
+
 def list_departments(session: Session, area_code: str | None = None, *, subtree: bool = False) -> list[DepartmentRead]:
     """Departments whose home area is ``area_code`` (or anywhere in its subtree), or all."""
     return [_department_read(d) for d in repository.list_departments(session, area_code, subtree=subtree)]

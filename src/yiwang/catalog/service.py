@@ -186,6 +186,12 @@ def merged_form(session: Session, bundle_code: str) -> FormRead:
     return FormRead(code=bundle_code, name=b.name, form=merged, sources=sources)
 
 
+def merge_item_forms(items: list[ItemVersionRead]) -> dict[str, Any]:
+    """The forms of these item versions merged as a bundle merges them (each field asked once)."""
+    merged, _ = forms.merge_forms([(i.code, i.name, i.form) for i in items])
+    return merged
+
+
 def validate_form(schema: dict[str, Any], data: Any, locale: str | None = None) -> list[FieldError]:
     """The problems of ``data`` against a form's schema, one per field, in the reader's language."""
     return forms.validate_form(schema, data, locale)

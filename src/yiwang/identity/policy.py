@@ -87,6 +87,10 @@ PERMISSIONS: dict[str, PermissionInfo] = {
         PermissionInfo("rating.respond", "答复差评整改", "Reply to rectifications of bad ratings", True),
         PermissionInfo("rating.supervise", "督办差评整改", "Supervise and close rectifications", True),
         PermissionInfo("rating.stats", "查看好差评统计", "Read rating statistics", False),
+        PermissionInfo("application.intake", "受理办件", "Accept or refuse applications at intake", True),
+        PermissionInfo("application.decide", "审批办件", "Decide applications for a department", True),
+        PermissionInfo("application.read", "查阅办件", "Read applications and their materials", False),
+        PermissionInfo("application.supervise", "督办超期办件", "Receive escalations of overdue applications", False),
     )
 }
 
@@ -96,14 +100,16 @@ _ENTITY_READ = ("registry.entity.read", "registry.entity.read_personal")
 DEFAULT_POLICY: dict[str, frozenset[str]] = {
     "citizen": frozenset(),
     "enterprise_agent": frozenset(),
-    "clerk": frozenset(_PERSON_READ + _ENTITY_READ) | {"certificate.read"},
+    "clerk": frozenset(_PERSON_READ + _ENTITY_READ) | {"certificate.read"}
+    | {"application.intake", "application.read"},
     "approver": frozenset(_PERSON_READ + _ENTITY_READ) | {"rating.respond"}
-    | {"certificate.issue", "certificate.revoke", "certificate.read"},
+    | {"certificate.issue", "certificate.revoke", "certificate.read"} | {"application.decide", "application.read"},
     "hotline_operator": frozenset(_PERSON_READ),
     "dispatcher": frozenset({"registry.person.read"}),
     "handler": frozenset({"registry.person.read"}),
     "grid_worker": frozenset({"registry.person.read"}),
-    "leader": frozenset({"registry.person.read", "registry.entity.read"}) | {"rating.supervise", "rating.stats"},
+    "leader": frozenset({"registry.person.read", "registry.entity.read"}) | {"rating.supervise", "rating.stats"}
+    | {"application.read", "application.supervise"},
     "data_officer": frozenset({
         "registry.person.read", "registry.entity.read", "registry.person.write", "registry.entity.write",
         "registry.person.import", "registry.entity.import",

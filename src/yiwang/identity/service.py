@@ -316,6 +316,17 @@ def actor_for_username(session: Session, username: str, *, mfa: bool = True) -> 
     return build_actor(session, user, mfa=mfa)
 
 
+def users_with_permission(session: Session, permission: str, *, area_code: str,
+                          department_id: str | None = None) -> list[str]:
+    """Ids of the users whose grants give ``permission`` over ``area_code`` (and the department,
+    when their grant is limited to one): e.g. the heads a late task is escalated to."""
+    state = current_policy(session)
+    roles = [r for r, perms in state.permissions.items() if permission in perms]
+    if not roles:
+        return []
+    return repo.users_with_roles_over(session, roles, area_code, department_id)
+
+
 def user_requires_mfa(session: Session, user_id: str) -> bool:
     """Whether any of the user's roles holds a sensitive permission (so TOTP is required)."""
     state = current_policy(session)

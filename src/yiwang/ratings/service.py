@@ -46,6 +46,11 @@ def _comment(session: Session, rating: Rating) -> str | None:
     return FieldCipher.for_session(session).decrypt(rating.comment_enc, _aad(rating.id))
 
 
+def is_rated(session: Session, subject_type: str, subject_id: str) -> bool:
+    """Whether the subject has its rating already (no permission check: a yes/no for the owner's page)."""
+    return repository.rating_for_subject(session, subject_type, subject_id) is not None
+
+
 def rate(
     session: Session,
     actor: Actor,

@@ -111,3 +111,8 @@ class UploadTooLarge(AppError):
     code = "upload_too_large"
     status = 413
     message = "The file is larger than {limit} MB."
+
+
+class IdentityMismatch(ValidationFailed):
+    code = "identity_mismatch"
+    message = "The name does not match the registry record of that number."

@@ -562,6 +562,38 @@ def find_entity_by_uscc(session: Session, actor: Actor, uscc: str, *, purpose: s
     return _read_entity(session, actor, e, purpose=purpose, full=full, via="uscc")
 
 
+def verify_identity(session: Session, actor: Actor, kind: Literal["person", "entity"], identifier: str, name: str,
+                    *, purpose: str) -> str:
+    """身份核验: whether the ID number (person) or USCC (entity) belongs to ``name``; returns the
+    record's id and reveals nothing else. Refuses an invalid number, an unknown one
+    (``person_not_found`` / ``entity_not_found``) and a name that does not match
+    (``identity_mismatch``). Every check is audited with its purpose and outcome.
+
+    NO permission check of its own: a yes/no on a document the applicant shows in person is what a
+    全市通办 hall clerk of ANY district needs, so the CALLER (the applications service, for clerks
+    holding ``application.intake``) decides who may verify."""
+    if kind == "person":
+        number = validate_resident_id(identifier)
+        p = repository.person_by_id_number_index(session, _cipher(session).blind_index(number, ID_NUMBER_INDEX))
+        row_id, area = (p.id, p.area_code) if p is not None else (None, None)
+        actual = _person_plain(_cipher(session), p, address=False)["name"] if p is not None else None
+        missing: AppError = errors.PersonNotFound()
+    else:
+        e = repository.entity_by_uscc(session, validate_uscc(identifier))
+        row_id, area = (e.id, e.area_code) if e is not None else (None, None)
+        actual = e.name if e is not None else None
+        missing = errors.EntityNotFound()
+    matched = actual is not None and actual.strip() == (name or "").strip()
+    outcome = "ok" if matched else ("not_found" if row_id is None else "mismatch")
+    _record(session, actor, f"registry.{kind}.verify", target_type=kind, target_id=row_id, area_code=area,
+            purpose=purpose, detail={"outcome": outcome})
+    if row_id is None:
+        raise missing
+    if not matched:
+        raise errors.IdentityMismatch()
+    return row_id
+
+
 def list_entities(session: Session, actor: Actor, area_code: str | None = None, cursor: str | None = None,
                   limit: int = 50) -> EntityPage:
     """A page of legal entities (masked) in the actor's ``registry.entity.read`` scopes. Audited."""
