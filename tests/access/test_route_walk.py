@@ -45,6 +45,10 @@ class Rule:
             return role == "citizen"
         if self.kind == "enterprise":
             return role == "enterprise_agent"
+        if self.kind == "applicant":
+            return role in ("citizen", "enterprise_agent")
+        if self.kind == "applicant_or":
+            return role in ("citizen", "enterprise_agent") or self.permission in permissions[role]
         return self.permission in permissions[role]
 
 
@@ -53,6 +57,14 @@ PUBLIC, SIGNED_IN, STAFF = Rule("public"), Rule("signed_in"), Rule("staff")
 #: depends on the credentials and the step of the flow, not on the role; tests/identity covers it.
 CREDENTIALS = Rule("credentials")
 CITIZEN, ENTERPRISE = Rule("citizen"), Rule("enterprise")
+#: A citizen or an enterprise agent (an applicant of 一网通办).
+APPLICANT = Rule("applicant")
+
+
+def applicant_or(name: str) -> Rule:
+    """The applicant of the object, or staff holding ``name`` (the walk's ids are unknown: an
+    applicant meets "not found", which the rule counts as let through)."""
+    return Rule("applicant_or", name)
 
 
 def perm(name: str) -> Rule:
@@ -267,6 +279,59 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "POST /api/v1/workflow/definitions": (perm("workflow.manage"), upload("p.bpmn", "<x/>", {"key": "walk"})),
     "GET /api/v1/workflow/instances/{instance_id}/diagram": (STAFF, None),
     "GET /workflow/instances/{instance_id}/diagram": (STAFF, None),
+    # files: an upload is its owner's (staff read materials through the applications routes); the
+    # walk's file id is unknown, so signed-in roles meet 404; every role may upload (a PNG here)
+    "POST /api/v1/files": (SIGNED_IN, lambda ids, t: {
+        "files": {"file": (f"scan-{t}.png", b"\x89PNG\r\n\x1a\n" + bytes(24), "image/png")}}),
+    "GET /api/v1/files/{file_id}": (SIGNED_IN, None),
+    "GET /api/v1/files/{file_id}/content": (SIGNED_IN, None),
+    # applications (办件): the walk's application ids are unknown, so allowed roles meet 404/422
+    "POST /api/v1/applications": (APPLICANT, j(lambda ids, t: {"subject_kind": "item", "subject_code": "NOPE"})),
+    "GET /api/v1/applications": (APPLICANT, None),
+    "GET /api/v1/applications/materials": (APPLICANT, None),
+    "POST /api/v1/applications/prefill": (APPLICANT, j(lambda ids, t: {
+        "subject_kind": "item", "subject_code": "NOPE", "consent": True})),
+    "GET /api/v1/applications/intake": (perm("application.intake"), None),
+    "GET /api/v1/applications/inbox": (perm("application.decide"), None),
+    "POST /api/v1/applications/hall": (perm("application.intake"), j(lambda ids, t: {
+        "subject_kind": "item", "subject_code": "NOPE", "applicant_identifier": "x", "applicant_name": "x"})),
+    "GET /api/v1/applications/{application_id}": (applicant_or("application.read"), None),
+    "PATCH /api/v1/applications/{application_id}": (APPLICANT, j(lambda ids, t: {"data": {}})),
+    "POST /api/v1/applications/{application_id}/submit": (APPLICANT, None),
+    "POST /api/v1/applications/{application_id}/withdraw": (APPLICANT, j(lambda ids, t: {"reason": "walk"})),
+    "POST /api/v1/applications/{application_id}/accept": (perm("application.intake"), None),
+    "POST /api/v1/applications/{application_id}/refuse": (perm("application.intake"), j(lambda ids, t: {
+        "reason": "walk"})),
+    "POST /api/v1/applications/{application_id}/branches/{branch_id}/decide": (perm("application.decide"), j(
+        lambda ids, t: {"decision": "approve"})),
+    "POST /api/v1/applications/{application_id}/branches/{branch_id}/correct": (APPLICANT, j(lambda ids, t: {})),
+    "GET /api/v1/applications/{application_id}/branches/{branch_id}/diagram": (
+        applicant_or("application.read"), None),
+    "POST /api/v1/applications/{application_id}/rating": (APPLICANT, j(lambda ids, t: {"score": 5})),
+    "GET /api/v1/applications/{application_id}/materials/{file_id}/content": (
+        applicant_or("application.read"), None),
+    # applications pages: the citizen portal (applicants), the clerk workbench, the approver inbox
+    "GET /apply/{kind}/{code}": (APPLICANT, None),
+    "POST /apply/{kind}/{code}": (APPLICANT, form(lambda ids, t: {"action": "draft"})),
+    "GET /my/applications": (APPLICANT, None),
+    "GET /my/applications/{application_id}": (APPLICANT, None),
+    "POST /my/applications/{application_id}/submit": (APPLICANT, None),
+    "POST /my/applications/{application_id}/withdraw": (APPLICANT, form(lambda ids, t: {"reason": "walk"})),
+    "POST /my/applications/{application_id}/rating": (APPLICANT, form(lambda ids, t: {"score": "5"})),
+    "POST /my/applications/{application_id}/branches/{branch_id}/correct": (APPLICANT, form(lambda ids, t: {
+        "note": "walk"})),
+    "GET /workbench": (perm("application.intake"), None),
+    "GET /workbench/applications/{application_id}": (perm("application.intake"), None),
+    "POST /workbench/applications/{application_id}/accept": (perm("application.intake"), None),
+    "POST /workbench/applications/{application_id}/refuse": (perm("application.intake"), form(lambda ids, t: {
+        "reason": "walk"})),
+    "GET /workbench/hall": (perm("application.intake"), None),
+    "POST /workbench/hall": (perm("application.intake"), form(lambda ids, t: {
+        "kind": "item", "code": "NOPE", "applicant_identifier": "x", "applicant_name": "x"})),
+    "GET /inbox/tasks": (perm("application.decide"), None),
+    "GET /inbox/tasks/{application_id}/{branch_id}": (perm("application.decide"), None),
+    "POST /inbox/tasks/{application_id}/{branch_id}/decide": (perm("application.decide"), form(lambda ids, t: {
+        "decision": "approve"})),
 }
 
 
@@ -361,6 +426,8 @@ class TestRouteWalk:
                     url = url.replace("{" + name + "}", value)
                 if path == "/api/v1/areas/locate":
                     url += "?lon=121.49&lat=31.2"
+                if path == "/api/v1/applications/materials":
+                    url += "?subject_kind=item&subject_code=NOPE"
                 ordered = sorted(roles, key=lambda r: _allows(rule, r, permissions))
                 for k, role in enumerate(ordered):
                     client.cookies.clear()

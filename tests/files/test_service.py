@@ -257,6 +257,7 @@ class TestDescribe:
 class TestDetect:
     @pytest.mark.parametrize(("data", "media_type"), [
         (PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg"), (WEBP, "image/webp"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(16), "image/heic"),
         (b"\xef\xbb\xbf  <HTML><body>", "text/html"), ("名称,数量\n".encode(), "text/plain"),
         (b"<?xml version='1.0'?><doc/>", "application/xml"), (b"\x00\x00", None),
     ])
