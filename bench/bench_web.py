@@ -1,23 +1,136 @@
 """HTTP throughput and p99 of the platform's web tier beside a bare ASGI app (``web_bare.py``),
 both served by uvicorn with 2 worker processes on 127.0.0.1 and driven by the same client: 64
-concurrent connections for a few seconds per figure (loopback only, bounded)."""
+concurrent connections for a few seconds per figure (loopback only, bounded).
+
+Figures: ``GET /healthz`` (the middleware stack alone), ``GET /api/v1/areas/{code}`` (an anonymous
+database read) and ``POST /api/v1/bench/submissions`` — an authenticated (bearer API token) JSON
+POST that inserts one row like an application's in the request's unit of work, beside the bare
+app's raw ``sqlite3`` insert + commit of the same row. That last pair is the baseline the
+submission figure (issue 3: ≥ 2,000/s, ≥ 1/3 of a bare insert endpoint) is compared with. The
+bench-only route lives here (:func:`platform_app`), not in ``src/``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+from sqlalchemy import String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from yiwang.core.db import UTCDateTime, utcnow
+from yiwang.core.ids import new_id
+from yiwang.core.web import DbSession, SignedInActor
 
 CONCURRENCY = 64
 SECONDS = 4.0
 ROOT = Path(__file__).resolve().parent.parent
+
+#: A row shaped like an application's (``applications`` table), shared by the bare and platform apps.
+DDL = (
+    "CREATE TABLE IF NOT EXISTS bench_submissions (id VARCHAR(26) PRIMARY KEY, number VARCHAR(24) NOT NULL UNIQUE,"
+    " subject_code VARCHAR(60) NOT NULL, applicant_person_id VARCHAR(26), owner_user_id VARCHAR(26),"
+    " channel VARCHAR(10) NOT NULL, area_code VARCHAR(15) NOT NULL, status VARCHAR(12) NOT NULL,"
+    " data TEXT NOT NULL, idempotency_key VARCHAR(80), created_at DATETIME NOT NULL,"
+    " submitted_at DATETIME, updated_at DATETIME NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_bench_submissions_owner ON bench_submissions (owner_user_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS ix_bench_submissions_intake ON bench_submissions (area_code, status, submitted_at)",
+)
+BODY = {"item_code": "310101-hukou-move", "area_code": "310101", "person_id": "01J0000000000000000000PERS",
+        "data": {"reason": "工作调动", "household_size": 3, "from": "310104", "to": "310101"}}
+
+
+class BenchBase(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class BenchSubmission(BenchBase):
+    """A row shaped like an application's (bench only; its table is :data:`DDL`)."""
+
+    __tablename__ = "bench_submissions"
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(24))
+    subject_code: Mapped[str] = mapped_column(String(60))
+    applicant_person_id: Mapped[str | None] = mapped_column(String(26))
+    owner_user_id: Mapped[str | None] = mapped_column(String(26))
+    channel: Mapped[str] = mapped_column(String(10))
+    area_code: Mapped[str] = mapped_column(String(15))
+    status: Mapped[str] = mapped_column(String(12))
+    data: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class SubmissionIn(BaseModel):
+    item_code: str
+    area_code: str
+    person_id: str | None = None
+    data: dict[str, Any]
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    status: str
+
+
+def submit(body: SubmissionIn, session: DbSession, actor: SignedInActor) -> SubmissionOut:
+    """Bench only: insert one application-shaped row."""
+    now = utcnow()
+    rid = new_id()
+    session.add(BenchSubmission(
+        id=rid, number="B" + rid[-12:], subject_code=body.item_code, applicant_person_id=body.person_id,
+        owner_user_id=actor.user_id, channel="online", area_code=body.area_code, status="submitted",
+        data=json.dumps(body.data, ensure_ascii=False), created_at=now, submitted_at=now, updated_at=now,
+    ))
+    session.flush()
+    return SubmissionOut(id=rid, status="submitted")
+
+
+def platform_app() -> FastAPI:
+    """The platform (``yiwang.app.create_app``) plus :func:`submit` as a bench-only JSON route,
+    served with uvicorn ``--factory``."""
+    from yiwang.app import create_app
+
+    app = create_app()
+    router = APIRouter(prefix="/api/v1/bench", tags=["bench"])
+    router.add_api_route("/submissions", submit, methods=["POST"], response_model=SubmissionOut, status_code=201)
+    app.include_router(router)
+    return app
+
+
+_SETUP = """
+from sqlalchemy import text
+from yiwang.core.settings import get_settings
+from yiwang.core.db import Database
+from yiwang.core.actor import SYSTEM
+from yiwang.areas import service as areas
+from yiwang.identity import service as identity
+from bench.bench_web import DDL
+db = Database(get_settings())
+with db.transaction() as s:
+    areas.create_area(s, SYSTEM, code='31', name='上海市', level='city')
+    areas.create_area(s, SYSTEM, code='310101', name='黄浦区', level='district', parent_code='31')
+    user = identity.create_user(s, SYSTEM, username='bench_citizen', password=None, kind='citizen',
+                                display_name='bench', grants=[('citizen', '31', None)])
+    token, _ = identity.create_token(s, SYSTEM, user.id, 'bench')
+    for ddl in DDL:
+        s.execute(text(ddl))
+print(token)
+"""
 
 
 def _free_port() -> int:
@@ -26,15 +139,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def _serve(app: str, env: dict[str, str], *, factory: bool = False) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module names
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-         "--log-level", "warning", "--no-access-log"],
+         "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
@@ -45,11 +158,20 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{app} did not start")
 
 
-async def _connection(host: str, port: int, path: str, stop: float, latencies: list[float]) -> None:
-    """One keep-alive HTTP/1.1 connection sending GETs back to back until ``stop`` (a minimal
-    client: httpx's pool, not the server, was the bottleneck at 64 connections)."""
+def _request(host: str, method: str, path: str, token: str | None = None, body: dict[str, Any] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    payload = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+async def _connection(host: str, port: int, request: bytes, stop: float, latencies: list[float]) -> None:
+    """One keep-alive HTTP/1.1 connection sending the same request back to back until ``stop`` (a
+    minimal client: httpx's pool, not the server, was the bottleneck at 64 connections)."""
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n".encode()
     try:
         while time.perf_counter() < stop:
             t = time.perf_counter()
@@ -60,24 +182,34 @@ async def _connection(host: str, port: int, path: str, stop: float, latencies: l
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            if status != 200:
-                raise RuntimeError(f"{path}: {status}")
+            answer = await reader.readexactly(length)
+            if not 200 <= status < 300:
+                raise RuntimeError(f"{request.split(b' ', 2)[1].decode()}: {status} {answer[:200]!r}")
             latencies.append(time.perf_counter() - t)
     finally:
         writer.close()
 
 
-async def _load(url: str) -> tuple[float, float]:
+async def _load(url: str, method: str = "GET", token: str | None = None,
+                body: dict[str, Any] | None = None) -> tuple[float, float]:
     parts = httpx.URL(url)
+    request = _request(parts.host, method, parts.raw_path.decode(), token, body)
     latencies: list[float] = []
     started = time.perf_counter()
     stop = started + SECONDS
-    await asyncio.gather(*(_connection(parts.host, parts.port or 80, parts.raw_path.decode(), stop, latencies)
+    await asyncio.gather(*(_connection(parts.host, parts.port or 80, request, stop, latencies)
                            for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - started
     latencies.sort()
     return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+LINES = (
+    ("health", "GET /healthz", None),
+    ("area", "GET /api/v1/areas/{code} (database read)", None),
+    ("insert", "POST JSON, bearer token, one-row insert in a unit of work",
+     "≥ 2,000/s on SQLite and ≥ 1/3 of a bare insert endpoint"),
+)
 
 
 def run(report) -> None:  # noqa: ANN001
@@ -85,24 +217,21 @@ def run(report) -> None:  # noqa: ANN001
         env = {**os.environ, "YIWANG_VAR_DIR": tmp, "YIWANG_LOG_LEVEL": "WARNING"}
         subprocess.run([sys.executable, "-m", "yiwang.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)
-        subprocess.run([sys.executable, "-c", (
-            "from yiwang.core.settings import get_settings; from yiwang.core.db import Database;"
-            "from yiwang.core.actor import SYSTEM; from yiwang.areas import service as a;"
-            "db = Database(get_settings());"
-            "s = db.session(); a.create_area(s, SYSTEM, code='31', name='上海市', level='city');"
-            "a.create_area(s, SYSTEM, code='310101', name='黄浦区', level='district', parent_code='31');"
-            "s.commit()")], cwd=ROOT, env=env, check=True)
+        token = subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=env, check=True,  # noqa: S603
+                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
         figures = {}
-        for name, app in (("bare", "bench.web_bare:app"), ("yiwang", "yiwang.asgi:app")):
-            proc, url = _serve(app, env)
+        for name, app, factory in (("bare", "bench.web_bare:app", False),
+                                   ("yiwang", "bench.bench_web:platform_app", True)):
+            proc, url = _serve(app, env, factory=factory)
             try:
                 figures[name, "health"] = asyncio.run(_load(url + "/healthz"))
                 figures[name, "area"] = asyncio.run(_load(url + "/api/v1/areas/310101"))
+                figures[name, "insert"] = asyncio.run(_load(url + "/api/v1/bench/submissions", "POST", token, BODY))
             finally:
                 proc.terminate()
                 proc.wait(10)
-    for what, label in (("health", "GET /healthz"), ("area", "GET /api/v1/areas/{code} (database read)")):
+    for what, label, target in LINES:
         ours, base = figures["yiwang", what], figures["bare", what]
-        report(f"{label}, 64 clients: throughput", ours[0], "req/s", "bare ASGI app, same server", base[0])
-        report(f"{label}, 64 clients: p99", ours[1], "ms", "bare ASGI app, same server", base[1],
-               higher_is_better=False)
+        baseline = "bare ASGI app, raw sqlite3 insert + commit" if what == "insert" else "bare ASGI app, same server"
+        report(f"{label}, 64 clients: throughput", ours[0], "req/s", baseline, base[0], target=target)
+        report(f"{label}, 64 clients: p99", ours[1], "ms", baseline, base[1], higher_is_better=False)

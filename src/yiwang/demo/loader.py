@@ -46,7 +46,8 @@ def _link_accounts(session: Session, staff: list[dict[str, Any]]) -> int:
 
 def load_demo(db: Database, *, persons: int, entities: int, seed: int,
               echo: Callable[[str], Any] = print) -> dict[str, Any]:
-    """City, departments, staff, registry records and a first audit checkpoint."""
+    """City, departments, staff, registry records, applications in every state (once the demo
+    citizens and enterprises are linked to records) and a first audit checkpoint."""
     from yiwang.audit import service as audit_service
     from yiwang.demo.city import load_city
     from yiwang.demo.registry import load_registry
@@ -81,7 +82,19 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int,
         linked = _link_accounts(session, staff)
     echo(f"citizen and enterprise accounts linked to their records: {linked}")
 
+    applications: dict[str, int] = {}
+    if linked == len([s for s in staff if s["role"] in ("citizen", "enterprise_agent")]):
+        from yiwang.demo.applications import load_applications
+
+        with db.transaction() as session:
+            applications = load_applications(session)
+        echo("applications by state: " + ", ".join(f"{k} {v}" for k, v in applications.items()))
+    else:
+        echo("applications: none (the registry is too small to link every demo citizen and enterprise)")
+
     with db.transaction() as session:
         audit_service.create_checkpoint(session, SYSTEM)
 
-    return {"counts": {**city.get("counts", {}), **catalog, "staff": len(staff), **registry}, "staff": staff}
+    return {"counts": {**city.get("counts", {}), **catalog, "staff": len(staff), **registry,
+                       "applications": sum(v for k, v in applications.items() if k != "escalated")},
+            "staff": staff, "applications": applications}

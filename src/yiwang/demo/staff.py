@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from yiwang.core.actor import SYSTEM
 from yiwang.core.jobs import settings_for
+from yiwang.demo.catalog import build_document
 from yiwang.identity import service as identity_service
 
 DEMO_PASSWORD = "Yiwang-demo-2026"  # noqa: S105 - the documented demo password (demo only)
@@ -26,6 +27,12 @@ ENTERPRISE_AGENTS = 3
 
 def _dept(departments: dict[str, str], code: str) -> str | None:
     return departments.get(code)
+
+
+def item_departments() -> list[str]:
+    """Codes of the city departments that own a demo catalogue item (``31-SCJG``, ``31-WJW`` …), in
+    the catalogue's order: each gets an approver (审批人员) and a head (负责人) among the demo accounts."""
+    return list(dict.fromkeys(i["department"] for i in build_document()["items"]))
 
 
 def load_staff(
@@ -57,6 +64,16 @@ def load_staff(
     add("dispatcher", "dispatcher", city, f"{city}-CYZX")
     add("clerk", "clerk", city)
     add("approver.scjg", "approver", city, f"{city}-SCJG")
+    # An approver and a head (leader over that department only: receives its overdue escalations)
+    # for every department owning a catalogue item, so every demo application has someone to
+    # decide it. A department the city lacks gets none: a grant without it would cover them all.
+    for code in item_departments():
+        suffix = code.split("-", 1)[1].lower()
+        if code not in departments:
+            continue
+        if code != f"{city}-SCJG":
+            add(f"approver.{suffix}", "approver", city, code)
+        add(f"head.{suffix}", "leader", city, code)
     for d in district_codes:
         add(f"sysadmin.{d}", "sys_admin", d)
         add(f"leader.{d}", "leader", d)
@@ -98,4 +115,6 @@ _ROLE_ZH = {
 
 def _display_name(username: str, role: str) -> str:
     suffix = username.split(".")[-1] if "." in username else ""
+    if username.startswith("head."):
+        return f"演示负责人{suffix}"
     return f"演示{_ROLE_ZH.get(role, role)}{suffix}"

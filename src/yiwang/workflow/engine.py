@@ -29,8 +29,10 @@ from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import UserTask
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -327,12 +329,33 @@ def _engine_steps(workflow: BpmnWorkflow) -> None:
         raise EngineError("stuck", "the engine reports: {detail}", detail=_first_line(str(exc))) from exc
 
 
+def _walk(workflow: BpmnWorkflow, min_state: int) -> list[Task]:
+    """The workflow's tasks in the order of SpiffWorkflow's own ``get_tasks`` (depth first, children
+    of a task visited only when its state is at least ``min_state``), without its iterator's cost.
+    Only for workflows without sub-processes (the callers fall back to ``get_tasks`` otherwise)."""
+    tasks = workflow.tasks
+    found: list[Task] = []
+    stack = [workflow.task_tree]
+    while stack:
+        task = stack.pop()
+        found.append(task)
+        if task._children and task._state >= min_state:
+            stack.extend(tasks[c] for c in reversed(task._children))
+    return found
+
+
+def _ready_manual(workflow: BpmnWorkflow) -> list[Task]:
+    if workflow.subprocesses:
+        return workflow.get_tasks(state=TaskState.READY, manual=True)
+    return [t for t in _walk(workflow, TaskState.FUTURE) if t._state == TaskState.READY and t.task_spec.manual]
+
+
 def ready_tasks(workflow: BpmnWorkflow) -> list[ReadyTask]:
     """The user (and manual) tasks waiting for a person, in a stable order."""
     found = [
         ReadyTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
                   t.task_spec.lane)
-        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        for t in _ready_manual(workflow)
     ]
     return sorted(found, key=lambda t: (t.element_id, t.id))
 
@@ -342,7 +365,11 @@ def complete_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) ->
 
     Raises :class:`EngineError` (kind ``stuck``) when the data leads nowhere, e.g. a decision
     that no outgoing flow of a gateway accepts; the caller then discards this workflow object."""
-    task = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if str(t.id) == task_id), None)
+    try:
+        wanted = _uuid(task_id)
+    except (TypeError, ValueError):
+        return False
+    task = next((t for t in _ready_manual(workflow) if t.id == wanted), None)
     if task is None:
         return False
     task.data.update(data)
@@ -360,8 +387,7 @@ def is_completed(workflow: BpmnWorkflow) -> bool:
 
 def active_element_ids(workflow: BpmnWorkflow) -> list[str]:
     """BPMN element ids of the tasks waiting now (for the diagram and the inbox index)."""
-    return sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                   if t.task_spec.bpmn_id})
+    return sorted({t.task_spec.bpmn_id for t in _ready_manual(workflow) if t.task_spec.bpmn_id})
 
 
 def completed_element_ids(workflow: BpmnWorkflow) -> list[str]:
@@ -374,20 +400,151 @@ def data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The workflow's data: the last completed task's data when done, else the merged data."""
     if workflow.is_completed():
         return dict(workflow.data) or dict(workflow.last_task.data if workflow.last_task else {})
+    completed = (workflow.get_tasks(state=TaskState.COMPLETED) if workflow.subprocesses
+                 else _walk(workflow, TaskState.COMPLETED))
     merged: dict[str, Any] = {}
-    for t in workflow.get_tasks(state=TaskState.COMPLETED):
-        merged.update(t.data)
+    for t in completed:
+        if t._state == TaskState.COMPLETED:
+            merged.update(t.data)
     return merged
 
 
+# ---- State ----------------------------------------------------------------------------------
+#
+# A step saves the whole run state, so its format is on the hot path. SpiffWorkflow's serializer
+# walks every value through a registry of converters; the approval flows hold nothing but tasks
+# with JSON data, so the common case has a compact format of its own ("yw1", below), written and
+# read in one pass. Anything it cannot represent exactly (sub-processes, pending events, values
+# that are not plain JSON types) is written in SpiffWorkflow's format instead, which
+# :func:`deserialize` reads too (and so reads every state saved before "yw1" existed).
+#
+#   {"yw1": [data, ...],                   each distinct data dict once (same JSON text, same entry)
+#    "w": [data_i, correlations, last_task_i, success, completed, root_i,
+#          [[uuid_hex, parent_i, [child_i, ...], last_state_change, state, spec_name,
+#            triggered, internal_data, data_i], ...]]}   tasks in the workflow's own order
+
+_COMPACT = "yw1"
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _plain(value: Any) -> bool:
+    """True if ``value`` is made of JSON's own types only, so a JSON round trip gives it back
+    equal and of the same types (no tuples, no non-string keys, no dates)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a plain JSON value (dicts and lists are copied, scalars shared)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    return value
+
+
+def _compact(workflow: BpmnWorkflow) -> str | None:
+    """The "yw1" text of ``workflow``, or None when it holds something that format leaves out."""
+    if type(workflow) is not BpmnWorkflow or workflow.subprocesses or workflow.bpmn_events:
+        return None
+    encode = _ENCODE
+    texts: dict[str, int] = {}
+    by_object: dict[int, int] = {}
+
+    def data_index(value: dict[str, Any]) -> int | None:
+        found = by_object.get(id(value))
+        if found is not None:
+            return found
+        if not value:
+            text = "{}"
+        elif _plain(value):
+            text = encode(value)
+        else:
+            return None
+        found = texts.setdefault(text, len(texts))
+        by_object[id(value)] = found
+        return found
+
+    tasks = workflow.tasks
+    index = {task_id: i for i, task_id in enumerate(tasks)}
+    rows = []
+    for i, task in enumerate(tasks.values()):
+        parent = -1 if task._parent is None else index.get(task._parent, i)
+        internal = task.internal_data
+        data_i = data_index(task.data)
+        if (type(task) is not Task or parent >= i or data_i is None or type(internal) is not dict
+                or (internal and not _plain(internal))):
+            return None
+        try:
+            children = [index[c] for c in task._children]
+        except KeyError:
+            return None
+        rows.append([task.id.hex, parent, children, task.last_state_change, task._state, task.task_spec.name,
+                     task.triggered, internal, data_i])
+    root = index.get(workflow.task_tree.id)
+    last = workflow.last_task
+    last_i = -1 if last is None else index.get(last.id)
+    wdata = data_index({k: v for k, v in workflow.data.items() if not callable(v)})
+    if root is None or last_i is None or wdata is None or not _plain(workflow.correlations):
+        return None
+    head = encode([wdata, workflow.correlations, last_i, workflow.success, workflow.completed, root, rows])
+    return f'{{"{_COMPACT}":[{",".join(texts)}],"w":{head}}}'
+
+
+def _restore(process: ParsedProcess, dct: dict[str, Any]) -> BpmnWorkflow:
+    datas: list[Any] = dct[_COMPACT]
+    taken = [False] * len(datas)
+
+    def take(i: int) -> Any:  # the parsed dict to its first user, a copy to the others
+        if taken[i]:
+            return _copy(datas[i])
+        taken[i] = True
+        return datas[i]
+
+    wdata, correlations, last_i, success, completed, root, rows = dct["w"]
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SCRIPT_ENGINE, deserializing=True)
+    specs = process.spec.task_specs
+    ids = [_uuid(hex=row[0]) for row in rows]
+    events = workflow.event_manager
+    for task_id, (_, parent, children, changed, state, spec_name, triggered, internal, data_i) in zip(
+            ids, rows, strict=True):
+        task = Task(workflow, specs.get(spec_name), state=state, id=task_id)
+        task._parent = ids[parent] if parent >= 0 else None
+        task._children = [ids[c] for c in children]
+        task.last_state_change = changed
+        task.triggered = triggered
+        task.internal_data = internal
+        task.data = take(data_i)
+        if state == TaskState.WAITING and isinstance(task.task_spec, CatchingEvent):
+            events.add_task(task)
+    workflow.task_tree = workflow.tasks[ids[root]]
+    workflow.data = take(wdata)
+    workflow.correlations = correlations
+    workflow.success = success
+    workflow.completed = completed
+    workflow.last_task = workflow.tasks[ids[last_i]] if last_i >= 0 else None
+    return workflow
+
+
 def serialize(workflow: BpmnWorkflow) -> str:
-    """The workflow's run state as JSON text (without the spec: see :class:`_StateConverter`)."""
-    return _SERIALIZER.serialize_json(workflow)
+    """The workflow's run state as JSON text, without the spec: the compact "yw1" format when it
+    represents the workflow exactly, else SpiffWorkflow's (see :class:`_StateConverter`)."""
+    return _compact(workflow) or _SERIALIZER.serialize_json(workflow)
 
 
 def deserialize(process: ParsedProcess, state: str) -> BpmnWorkflow:
-    """A workflow of ``process`` back from :func:`serialize`'s text, with the safe script engine."""
+    """A workflow of ``process`` back from :func:`serialize`'s text (either format), with the
+    safe script engine."""
     dct = json.loads(state)
+    if _COMPACT in dct:
+        return _restore(process, dct)
     _SERIALIZER.migrate(dct)
     workflow = _SERIALIZER.from_dict(dct, process=process)
     workflow.script_engine = SCRIPT_ENGINE

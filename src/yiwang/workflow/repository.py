@@ -1,10 +1,16 @@
-"""All SQL of the workflow domain."""
+"""All SQL of the workflow domain.
+
+The statements of a step (list the tasks, read the state, write it back, insert a bundle's
+instances) are Core statements built once and run on the session's connection: the ORM's
+per-statement work (compiling an ORM select, the unit of work, events) cost more than the step's
+engine run. Everything else uses the ORM.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.workflow.models import ProcessDefinition, WorkflowInstance
@@ -14,14 +20,19 @@ def get_definition(session: Session, definition_id: str) -> ProcessDefinition | 
     return session.get(ProcessDefinition, definition_id)
 
 
+_DEFINITIONS = ProcessDefinition.__table__
+_INSTANCES = WorkflowInstance.__table__
+_SHAS = select(_DEFINITIONS.c.id, _DEFINITIONS.c.sha256).where(_DEFINITIONS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT = insert(_INSTANCES)
+
+
 def definition_shas(session: Session, ids: Sequence[str]) -> dict[str, str]:
-    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.sha256)
-                           .where(ProcessDefinition.id.in_(set(ids))))
-    return {i: sha for i, sha in rows}
+    return {i: sha for i, sha in session.connection().execute(_SHAS, {"ids": sorted(set(ids))})}
 
 
 def insert_instances(session: Session, rows: list[dict]) -> None:
-    session.execute(insert(WorkflowInstance), rows)
+    """Insert instances (every column given) in one statement."""
+    session.connection().execute(_INSERT, rows)
 
 
 def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
@@ -70,23 +81,23 @@ def running_waiting_at(
     return list(session.scalars(stmt))
 
 
-_STEP_COLUMNS = (WorkflowInstance.id, WorkflowInstance.definition_id, WorkflowInstance.status,
-                 WorkflowInstance.state, WorkflowInstance.tasks, WorkflowInstance.created_at)
+_c = _INSTANCES.c
+_STEP = select(_c.definition_id, _c.status, _c.state, _c.tasks, _c.created_at).where(_c.id == bindparam("id"))
+_STEP_LOCKED = _STEP.with_for_update()
+_TASKS = select(_c.status, _c.tasks).where(_c.id == bindparam("id"))
+_UPDATE = update(_INSTANCES).where(_c.id == bindparam("instance_id"))
 
 
 def instance_for_step(session: Session, instance_id: str) -> Row | None:
-    """The columns a step needs, without building an ORM object (the hot path of every task)."""
-    stmt = select(*_STEP_COLUMNS).where(WorkflowInstance.id == instance_id)
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    return session.execute(stmt).first()
+    """The columns a step needs, the row locked (SQLite's write transactions are exclusive)."""
+    conn = session.connection()
+    return conn.execute(_STEP if conn.dialect.name == "sqlite" else _STEP_LOCKED, {"id": instance_id}).first()
 
 
 def instance_tasks(session: Session, instance_id: str) -> Row | None:
-    return session.execute(select(WorkflowInstance.status, WorkflowInstance.tasks)
-                           .where(WorkflowInstance.id == instance_id)).first()
+    return session.connection().execute(_TASKS, {"id": instance_id}).first()
 
 
 def update_instance(session: Session, instance_id: str, values: dict) -> None:
-    session.execute(update(WorkflowInstance).where(WorkflowInstance.id == instance_id).values(**values),
-                    execution_options={"synchronize_session": False})
+    """Set ``values`` (column → value) on one instance."""
+    session.connection().execute(_UPDATE, {"instance_id": instance_id, **values})

@@ -16,6 +16,8 @@ import hashlib
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -154,14 +156,56 @@ _sha_of: dict[str, str] = {}
 parsed a step needs no query for it."""
 
 
-def _process_of(session: Session, definition_id: str) -> engine.ParsedProcess:
-    sha = _sha_of.get(definition_id)
+def _process_of(session: Session, definition_id: str, sha: str | None = None) -> engine.ParsedProcess:
+    sha = sha or _sha_of.get(definition_id)
     found = engine.cached(sha) if sha else None
     if found is None:
         row = _definition(session, definition_id)
         found = _process(row)
         _sha_of[definition_id] = row.sha256
     return found
+
+
+# ---- Live workflows -------------------------------------------------------------------------
+
+
+class _LiveWorkflows:
+    """The workflow objects of recent steps, so the next step of an instance skips deserializing.
+
+    An entry is ``instance id → (state text saved, workflow)``. A step takes the entry out (one
+    owner at a time, whatever the threads) and uses it only if the state it has just read from the
+    database, under the row lock, is exactly the text saved from that object: a step made by
+    another process, a transaction rolled back, or a state changed by hand all show as a different
+    text, and the step then deserializes as before. The object goes back after a successful step
+    with the new text; a failed step drops it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, instance_id: str, state: str, workflow: Any) -> None:
+        with self._lock:
+            self._entries[instance_id] = (state, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def take(self, instance_id: str, state: str) -> Any | None:
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        return entry[1] if entry is not None and entry[0] == state else None
+
+    def drop(self, instance_id: str) -> None:
+        with self._lock:
+            self._entries.pop(instance_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_live = _LiveWorkflows(512)
 
 
 def _data(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -185,49 +229,43 @@ def _state_values(workflow: Any) -> dict[str, Any]:
     }
 
 
-def _save(row: WorkflowInstance, workflow: Any) -> None:
-    for name, value in _state_values(workflow).items():
-        setattr(row, name, value)
-
-
-def _started(process: engine.ParsedProcess, definition_id: str, data: dict[str, Any]) -> WorkflowInstance:
-    try:
-        workflow = engine.start(process, data)
-    except engine.EngineError as exc:
-        raise errors.TaskDataInvalid(reason=exc.reason, **exc.params) from exc
-    now = utcnow()
-    row = WorkflowInstance(id=new_id(), definition_id=definition_id, status="running", created_at=now)
-    _save(row, workflow)
-    return row
+def _read(values: dict[str, Any]) -> InstanceRead:
+    return InstanceRead(
+        id=values["id"], definition_id=values["definition_id"], status=values["status"],
+        data=json.loads(values["data"]), active=values["active"].split(), created_at=values["created_at"],
+        updated_at=values["updated_at"],
+    )
 
 
 def start(session: Session, definition_id: str, data: dict[str, Any] | None = None) -> InstanceRead:
     """Start an instance of a definition with ``data`` and run it to its first user task(s).
 
     No permission check: the caller decides who may start what."""
-    definition = _definition(session, definition_id)
-    row = _started(_process(definition), definition.id, _data(data))
-    session.add(row)
-    session.flush()
-    log.info("workflow started", extra={"instance_id": row.id, "definition_id": definition_id})
-    return _instance_read(row)
-
-
-_COLUMNS = ("id", "definition_id", "status", "state", "data", "active", "tasks", "created_at", "updated_at")
+    return start_many(session, [(definition_id, data or {})])[0]
 
 
 def start_many(session: Session, items: list[tuple[str, dict[str, Any]]]) -> list[InstanceRead]:
     """Start one instance per ``(definition_id, data)`` (the branches of a 一件事 bundle, 并联审批)
     in one statement; all or none. No permission check: the caller decides."""
     shas = repository.definition_shas(session, [d for d, _ in items])
-    rows = []
+    rows, workflows = [], []
     for definition_id, data in items:
         if definition_id not in shas:
             raise errors.DefinitionNotFound(ref=definition_id)
-        rows.append(_started(_process_of(session, definition_id), definition_id, _data(data)))
-    repository.insert_instances(session, [{c: getattr(r, c) for c in _COLUMNS} for r in rows])
-    log.info("workflows started", extra={"instance_ids": [r.id for r in rows]})
-    return [_instance_read(r) for r in rows]
+        payload = _data(data)
+        try:
+            workflow = engine.start(_process_of(session, definition_id, shas[definition_id]), payload)
+        except engine.EngineError as exc:
+            raise errors.TaskDataInvalid(reason=exc.reason, **exc.params) from exc
+        values = _state_values(workflow)
+        rows.append({"id": new_id(), "definition_id": definition_id, "created_at": values["updated_at"], **values})
+        workflows.append(workflow)
+    repository.insert_instances(session, rows)
+    for row, workflow in zip(rows, workflows, strict=True):
+        if row["status"] == "running":
+            _live.keep(row["id"], row["state"], workflow)
+    log.info("workflows started", extra={"instance_ids": [r["id"] for r in rows]})
+    return [_read(r) for r in rows]
 
 
 def _instance(session: Session, instance_id: str, *, for_update: bool = False) -> WorkflowInstance:
@@ -246,6 +284,7 @@ def ready_tasks(session: Session, instance_id: str) -> list[TaskRead]:
     """The user tasks of an instance waiting for a person (none once it is not running).
 
     No permission check: the applications service filters by department and area."""
+    session.flush()  # the query below is a plain statement: pending ORM changes first
     row = repository.instance_tasks(session, instance_id)
     if row is None:
         raise errors.InstanceNotFound(ref=instance_id)
@@ -270,23 +309,25 @@ def complete_task(session: Session, instance_id: str, task_id: str, data: dict[s
     if not any(t[0] == task_id for t in json.loads(row.tasks or "[]")):
         raise errors.TaskNotReady(task_id=task_id)
     payload = _data(data)
-    workflow = engine.deserialize(_process_of(session, row.definition_id), row.state)
+    workflow = _live.take(instance_id, row.state)
+    if workflow is None:
+        workflow = engine.deserialize(_process_of(session, row.definition_id), row.state)
     try:
         done = engine.complete_task(workflow, task_id, payload)
     except engine.EngineError as exc:
-        raise errors.TaskDataInvalid(reason=exc.reason, **exc.params) from exc
+        raise errors.TaskDataInvalid(reason=exc.reason, **exc.params) from exc  # the object is dropped
     if not done:
+        _live.keep(instance_id, row.state, workflow)  # unchanged: no task was run
         raise errors.TaskNotReady(task_id=task_id)
     values = _state_values(workflow)
     repository.update_instance(session, instance_id, values)
+    if values["status"] == "running":
+        _live.keep(instance_id, values["state"], workflow)
     cached = session.identity_map.get(session.identity_key(WorkflowInstance, instance_id))
     if cached is not None:
         session.expire(cached)
     log.info("workflow task completed", extra={"instance_id": instance_id, "status": values["status"]})
-    return InstanceRead(
-        id=instance_id, definition_id=row.definition_id, status=values["status"], data=json.loads(values["data"]),
-        active=values["active"].split(), created_at=row.created_at, updated_at=values["updated_at"],
-    )
+    return _read({**values, "id": instance_id, "definition_id": row.definition_id, "created_at": row.created_at})
 
 
 def cancel(session: Session, instance_id: str) -> InstanceRead:
@@ -297,6 +338,7 @@ def cancel(session: Session, instance_id: str) -> InstanceRead:
         raise errors.InstanceNotRunning(ref=instance_id, status=row.status)
     row.status, row.active, row.tasks, row.updated_at = "cancelled", "", "[]", utcnow()
     session.flush()
+    _live.drop(instance_id)
     return _instance_read(row)
 
 
