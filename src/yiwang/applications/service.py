@@ -96,15 +96,17 @@ def _reason(text: str | None) -> str:
 
 
 def _event(session: Session, actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
-           note: str | None = None, detail: dict[str, Any] | None = None) -> None:
+           note: str | None = None, detail: dict[str, Any] | None = None) -> Event:
     """One timeline event and its audit entry, in the caller's transaction."""
-    session.add(Event(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
-                      actor=actor.label, note=note, at=utcnow()))
+    row = Event(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
+                actor=actor.label, note=note, at=utcnow())
+    session.add(row)
     facts = {"number": app.number, "status": app.status, **(detail or {})}
     if branch is not None:
         facts.update(branch_id=branch.id, item_code=branch.item_code, branch_status=branch.status)
     audit_service.record(session, actor, f"application.{kind}", target_type="application", target_id=app.id,
                          area_code=branch.area_code if branch else app.area_code, detail=facts)
+    return row
 
 
 def _number(app_id: str, at: datetime) -> str:
@@ -342,14 +344,17 @@ def _validate(session: Session, subject: Subject, data: dict[str, Any]) -> dict[
 
 
 def _attach_materials(session: Session, actor: Actor, app: Application, subject: Subject, applicant: Applicant,
-                      uploads: dict[str, str], *, complete: bool, owner_user_id: str | None) -> None:
+                      uploads: dict[str, str], *, complete: bool, owner_user_id: str | None,
+                      existing: dict[str, Material] | None = None) -> list[Material]:
     """Record what stands for each material: the platform's own record where it holds one, else
     the given upload (a file the filer uploaded); with ``complete`` every required one must be there."""
     wanted = _required_materials(subject)
     for code in uploads:
         if code not in wanted:
             raise errors.MaterialUnknown(code=code)
-    existing = {m.code: m for m in repository.materials(session, app.id)}
+    if existing is None:
+        existing = {m.code: m for m in repository.materials(session, app.id)}
+    rows = dict(existing)
     today = workdays_service.today()
     for code, (name, required, stand_in) in wanted.items():
         held = _held(session, applicant, stand_in, today)
@@ -370,10 +375,13 @@ def _attach_materials(session: Session, actor: Actor, app: Application, subject:
             continue
         row = existing.get(code)
         if row is None:
-            session.add(Material(id=new_id(), application_id=app.id, code=code, name=name, source=source,
-                                 file_id=file_id, certificate_id=cert, created_at=utcnow()))
+            row = Material(id=new_id(), application_id=app.id, code=code, name=name, source=source,
+                           file_id=file_id, certificate_id=cert, created_at=utcnow())
+            session.add(row)
         else:
             row.source, row.file_id, row.certificate_id = source, file_id, cert
+        rows[code] = row
+    return list(rows.values())
 
 
 def _check_complete(session: Session, app: Application, subject: Subject) -> None:
@@ -383,9 +391,20 @@ def _check_complete(session: Session, app: Application, subject: Subject) -> Non
             raise errors.MaterialMissing(name=name)
 
 
-def _department_of(session: Session, item: ItemVersionRead) -> tuple[str, str]:
-    dept = areas_service.get_department_by_code(session, item.department_code)
-    return dept.id, dept.area_code
+_DEPARTMENT_OF_VERSION: dict[str, tuple[str, str, str]] = {}
+"""Item version id → (department id, its area, its name). A version never changes and departments
+are never re-coded, so this in-process memo cannot go stale (ids are unique across databases)."""
+
+
+def _department_of(session: Session, item: ItemVersionRead) -> tuple[str, str, str]:
+    found = _DEPARTMENT_OF_VERSION.get(item.id)
+    if found is None:
+        dept = areas_service.get_department_by_code(session, item.department_code)
+        found = (dept.id, dept.area_code, dept.name)
+        if len(_DEPARTMENT_OF_VERSION) > 10_000:
+            _DEPARTMENT_OF_VERSION.clear()
+        _DEPARTMENT_OF_VERSION[item.id] = found
+    return found
 
 
 def _filing_area(session: Session, actor: Actor, subject: Subject, data: dict[str, Any],
@@ -399,7 +418,7 @@ def _filing_area(session: Session, actor: Actor, subject: Subject, data: dict[st
             if areas_service.find_area(session, code) is None:
                 raise errors.AreaInvalid(area=code)
             return code
-    _, dept_area = _department_of(session, subject.items[0])
+    _, dept_area, _ = _department_of(session, subject.items[0])
     if len(dept_area) >= 6:
         return dept_area[:6]
     if actor.kind == "citizen":
@@ -409,7 +428,8 @@ def _filing_area(session: Session, actor: Actor, subject: Subject, data: dict[st
 
 # -- filing -----------------------------------------------------------------------------------------
 def _new_application(session: Session, actor: Actor, subject: Subject, applicant: Applicant, data: dict[str, Any], *,
-                     channel: str, area_code: str, owner_user_id: str | None, key: str | None) -> Application:
+                     channel: str, area_code: str, owner_user_id: str | None,
+                     key: str | None) -> tuple[Application, list[Branch]]:
     now = utcnow()
     app_id = new_id()
     app = Application(
@@ -421,14 +441,16 @@ def _new_application(session: Session, actor: Actor, subject: Subject, applicant
         created_at=now, updated_at=now,
     )
     session.add(app)
+    branches = []
     for position, item in enumerate(subject.items):
-        dept_id, dept_area = _department_of(session, item)
-        session.add(Branch(
+        dept_id, dept_area, _ = _department_of(session, item)
+        branches.append(Branch(
             id=new_id(), application_id=app_id, position=position, item_code=item.code, item_version_id=item.id,
             item_name=item.name, department_id=dept_id, area_code=dept_area, status="pending", tasks="[]",
-            limit_days=item.promised_limit_days, pauses="[]", updated_at=now,
+            limit_days=item.promised_limit_days, pauses="[]", updated_at=now, due_estimated=False,
         ))
-    return app
+    session.add_all(branches)
+    return app, branches
 
 
 def _check_key(key: str | None) -> str | None:
@@ -450,10 +472,6 @@ def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: s
     whole form against the item's schema and that every required material is there."""
     applicant = _applicant_of(actor)
     key = _check_key(idempotency_key)
-    if key is not None:
-        earlier = repository.by_idempotency_key(session, actor.user_id or "", key)
-        if earlier is not None:
-            return _read(session, earlier), False
     subject = _subject(session, subject_kind, subject_code)
     if submit:
         clean = _validate(session, subject, data)
@@ -466,24 +484,50 @@ def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: s
                                                             for a in item.areas)):
             raise errors.SubjectNotAvailable(name=item.name)
     try:
+        # A retry with the same key meets the unique (filer, key) constraint here: the savepoint
+        # keeps the transaction usable and the first application is the answer.
         with session.begin_nested():
-            app = _new_application(session, actor, subject, applicant, clean, channel=channel, area_code=area,
-                                   owner_user_id=actor.user_id, key=key)
+            app, branches = _new_application(session, actor, subject, applicant, clean, channel=channel,
+                                             area_code=area, owner_user_id=actor.user_id, key=key)
             session.flush()
     except IntegrityError:
-        # The same key raced in from a parallel retry: the first one's application is the answer.
         earlier = repository.by_idempotency_key(session, actor.user_id or "", key or "")
         if earlier is None:
             raise
         return _read(session, earlier), False
-    _attach_materials(session, actor, app, subject, applicant, materials or {}, complete=submit,
-                      owner_user_id=actor.user_id)
-    _event(session, actor, app, "created", detail={"subject": f"{subject.kind}:{subject.code}", "channel": channel})
+    held = _attach_materials(session, actor, app, subject, applicant, materials or {}, complete=submit,
+                             owner_user_id=actor.user_id, existing={})
+    facts = {"subject": f"{subject.kind}:{subject.code}", "channel": channel}
     if submit:
-        _submit(session, actor, app)
+        # Filed and submitted in one step: one transition, one timeline event, one audit entry.
+        app.status, app.submitted_at = "submitted", app.created_at
+        event = _event(session, actor, app, "submitted", detail={**facts, "new": True})
+        notifications_service.notify(session, actor.user_id or "", "application.received",
+                                     {"reference": app.number, "application_id": app.id})
+    else:
+        event = _event(session, actor, app, "created", detail=facts)
     session.flush()
     log.info("application filed", extra={"application_id": app.id, "status": app.status})
-    return _read(session, app), True
+    return _read_new(app, subject, branches, held, event, clean), True
+
+
+def _read_new(app: Application, subject: Subject, branches: list[Branch], materials: list[Material], event: Event,
+              data: dict[str, Any]) -> ApplicationRead:
+    """The answer to a filing, from the rows just written (no second trip to the database)."""
+    names = {b.department_id: _DEPARTMENT_OF_VERSION.get(b.item_version_id, ("", "", None))[2] for b in branches}
+    return ApplicationRead(
+        **_summary(app).model_dump(), applicant_kind=app.applicant_kind, reason=None, data=data,
+        branches=[BranchRead(
+            id=b.id, position=b.position, item_code=b.item_code, item_name=b.item_name, department_id=b.department_id,
+            department_name=names.get(b.department_id), status=b.status, tasks=[], limit_days=b.limit_days,
+            started_on=None, due_date=None, due_estimated=False, deadline_state=None, paused_since=None,
+            decision_reason=None, decided_at=None, certificate_id=None, workflow_instance_id=None,
+        ) for b in branches],
+        materials=[MaterialRead(code=m.code, name=m.name, source=m.source, file_id=m.file_id,
+                                certificate_id=m.certificate_id) for m in sorted(materials, key=lambda m: m.code)],
+        events=[EventRead(kind=event.kind, branch_id=None, actor=event.actor, note=None, at=event.at)],
+        rated=False,
+    )
 
 
 def update_draft(session: Session, actor: Actor, application_id: str, *, data: dict[str, Any] | None = None,
@@ -729,8 +773,8 @@ def hall_intake(session: Session, actor: Actor, *, subject_kind: str, subject_co
     applicant = _hall_applicant(session, actor, applicant_kind, applicant_identifier, applicant_name)
     subject = _subject(session, subject_kind, subject_code)
     clean = _validate(session, subject, data)
-    app = _new_application(session, actor, subject, applicant, clean, channel="hall", area_code=hall_area,
-                           owner_user_id=None, key=None)
+    app, _ = _new_application(session, actor, subject, applicant, clean, channel="hall", area_code=hall_area,
+                              owner_user_id=None, key=None)
     session.flush()
     _attach_materials(session, actor, app, subject, applicant, materials or {}, complete=True,
                       owner_user_id=actor.user_id)

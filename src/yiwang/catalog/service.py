@@ -87,16 +87,31 @@ def _bundle_read(code: str, v: BundleVersion) -> BundleVersionRead:
     )
 
 
+_CURRENT: dict[str, ItemVersionRead] = {}
+"""Version id → its read while it is the current version. A published version's content never
+changes and, while it is current, neither does its status; so the memo is keyed by the version id
+the item row names now (one indexed read), and cannot serve a retired version as current."""
+
+
 def get_item(session: Session, code: str, version: int | None = None) -> ItemVersionRead:
     """An item's current version (or version number ``version``); ``catalog_item_not_found``."""
     item = repository.get_item(session, code)
     if item is None or item.current_version_id is None:
         raise errors.ItemNotFound(code=code)
+    if version is None:
+        cached = _CURRENT.get(item.current_version_id)
+        if cached is not None and cached.code == code:
+            return cached
     v = (repository.get_item_version(session, item.current_version_id) if version is None
          else repository.item_version_by_number(session, item.id, version))
     if v is None:
         raise errors.ItemVersionNotFound(code=code, version=version)
-    return _item_read(code, v, item.current_version_id)
+    read = _item_read(code, v, item.current_version_id)
+    if version is None:
+        if len(_CURRENT) > 4096:
+            _CURRENT.clear()
+        _CURRENT[read.id] = read
+    return read
 
 
 def get_item_version(session: Session, version_id: str) -> ItemVersionRead:
