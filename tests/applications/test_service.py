@@ -331,3 +331,62 @@ class TestEscalation:
         assert count(session, Notification, Notification.user_id == head_of_scjg) == 1
         kinds = session.scalars(select(Event.kind).where(Event.application_id == app.id)).all()
         assert kinds.count("escalated") == 1
+
+
+class TestModellerProcess:
+    """An item whose process is a file drawn in Camunda Modeler: lanes and a parallel gateway."""
+
+    def _item_with_drawn_process(self, session):
+        import json
+        from pathlib import Path
+
+        from yiwang.catalog import service as catalog_service
+        from yiwang.core.actor import SYSTEM
+        from yiwang.workflow import service as workflow_service
+
+        xml = (Path(__file__).parents[1] / "workflow" / "fixtures" / "camunda_modeler_parallel.bpmn").read_text()
+        workflow_service.register_definition(session, SYSTEM, "restaurant-joint", xml)
+        doc = json.loads(catalog_service.export_catalog(session, "json"))
+        item = next(i for i in doc["items"] if i["code"] == "LHSR-001")
+        item.update(code="LHSR-099", name="招牌联合审查", process_key="restaurant-joint",
+                    materials=[m for m in item["materials"] if m["code"] != "business_licence"])
+        catalog_service.import_catalog(session, SYSTEM, json.dumps({"items": [item], "bundles": []},
+                                                                   ensure_ascii=False), "json")
+        session.commit()
+
+    def _file(self, session, citizen, clerk, upload):
+        self._item_with_drawn_process(session)
+        app, _ = applications_service.create(
+            session, citizen, subject_kind="item", subject_code="LHSR-099",
+            data=form_data(registered_capital=None, business_scope=None, food_category=None, floor_area=None),
+            materials={"sign_design": upload(citizen), "owner_consent": upload(citizen)}, submit=True)
+        return applications_service.accept(session, clerk, app.id)
+
+    def test_both_parallel_steps_wait_and_the_branch_ends_when_both_are_approved(
+            self, session, citizen, clerk, lhsr, upload):
+        app = self._file(session, citizen, clerk, upload)
+        [b] = app.branches
+        assert sorted(t.name for t in b.tasks) == sorted(["食品经营许可审批", "消防安全检查"])
+        with pytest.raises(errors.TaskNotWaiting):  # two steps wait: the approver must say which
+            applications_service.decide(session, lhsr, app.id, b.id, "approve")
+        first, second = b.tasks
+        app = applications_service.decide(session, lhsr, app.id, b.id, "approve", task_id=first.id)
+        assert [t.id for t in app.branches[0].tasks] == [second.id]
+        app = applications_service.decide(session, lhsr, app.id, b.id, "approve", task_id=second.id)
+        assert (app.status, app.outcome, app.branches[0].certificate_id is not None) == ("closed", "approved", True)
+
+    def test_a_correction_on_a_drawn_process_returns_to_the_same_step(self, session, citizen, clerk, lhsr, upload):
+        app = self._file(session, citizen, clerk, upload)
+        [b] = app.branches
+        first = b.tasks[0]
+        app = applications_service.decide(session, lhsr, app.id, b.id, "correct", "请补充产权证明", task_id=first.id)
+        assert app.branches[0].status == "correction"
+        app = applications_service.correct(session, citizen, app.id, b.id, materials={"owner_consent": upload(citizen)})
+        assert (app.branches[0].status, len(app.branches[0].tasks)) == ("in_review", 2)
+
+    def test_a_rejection_on_one_parallel_step_ends_the_branch(self, session, citizen, clerk, lhsr, upload):
+        app = self._file(session, citizen, clerk, upload)
+        [b] = app.branches
+        app = applications_service.decide(session, lhsr, app.id, b.id, "reject", "消防条件不符合",
+                                          task_id=b.tasks[1].id)
+        assert (app.status, app.outcome, app.branches[0].tasks) == ("closed", "rejected", [])

@@ -870,9 +870,13 @@ def _settle(session: Session, actor: Actor, app: Application) -> None:
 def decide(session: Session, actor: Actor, application_id: str, branch_id: str, decision: str,
            comment: str = "", task_id: str | None = None) -> ApplicationRead:
     """An approver of the branch's department decides the step it waits at (``application.decide``
-    over that department): ``approve`` moves it on (at the end, its certificate is issued),
-    ``reject`` ends it with the reason the applicant sees, ``correct`` (补正) asks the applicant for
-    corrections and stops this branch's clock until they answer."""
+    over that department).
+
+    ``approve`` completes the step and the process runs on (at its end the branch is approved and
+    its certificate issued); ``reject`` completes the step and ends the branch, with the reason the
+    applicant sees (a process still running elsewhere, e.g. a parallel step, is stopped);
+    ``correct`` (补正) leaves the step waiting, asks the applicant for corrections and stops this
+    branch's clock until they answer — so any process, whatever its drawing, supports corrections."""
     _require_some(actor, "application.decide")
     if decision not in ("approve", "reject", "correct"):
         raise errors.DecisionInvalid(decision=decision)
@@ -891,27 +895,28 @@ def decide(session: Session, actor: Actor, application_id: str, branch_id: str, 
     task = next((t for t in tasks if t.id == task_id), None) if task_id else (tasks[0] if len(tasks) == 1 else None)
     if task is None:
         raise errors.TaskNotWaiting()
-    inst = workflow_service.complete_task(session, b.workflow_instance_id or "", task.id,
-                                          {"decision": decision, "comment": text})
     now, today = utcnow(), workdays_service.today()
     b.updated_at = now
-    if inst.status == "completed":
-        b.status = "approved" if decision == "approve" else "rejected"
-        b.decision_reason, b.decided_by, b.decided_at, b.tasks = text or None, actor.user_id, now, "[]"
-        _event(session, actor, app, b.status, branch=b, note=text or None, detail={"task": task.element_id})
-        if b.status == "approved":
-            _issue(session, actor, app, b)
-            _notify_owner(session, app, "application.approved", {"item": b.item_name})
-        else:
-            _notify_owner(session, app, "application.rejected", {"item": b.item_name}, text={"reason": text})
+    if decision == "correct":
+        b.status, b.paused_since = "correction", today
+        _event(session, actor, app, "correction_requested", branch=b, note=text, detail={"task": task.element_id})
+        _notify_owner(session, app, "application.correction_requested", {"item": b.item_name}, text={"reason": text})
     else:
-        _set_tasks(session, b)
-        if decision == "correct":
-            b.status, b.paused_since = "correction", today
-            _event(session, actor, app, "correction_requested", branch=b, note=text, detail={"task": task.element_id})
-            _notify_owner(session, app, "application.correction_requested", {"item": b.item_name},
-                          text={"reason": text})
+        inst = workflow_service.complete_task(session, b.workflow_instance_id or "", task.id,
+                                              {"decision": decision, "comment": text})
+        if decision == "reject" or inst.status == "completed":
+            if inst.status == "running":
+                workflow_service.cancel(session, inst.id)
+            b.status = "approved" if decision == "approve" else "rejected"
+            b.decision_reason, b.decided_by, b.decided_at, b.tasks = text or None, actor.user_id, now, "[]"
+            _event(session, actor, app, b.status, branch=b, note=text or None, detail={"task": task.element_id})
+            if b.status == "approved":
+                _issue(session, actor, app, b)
+                _notify_owner(session, app, "application.approved", {"item": b.item_name})
+            else:
+                _notify_owner(session, app, "application.rejected", {"item": b.item_name}, text={"reason": text})
         else:
+            _set_tasks(session, b)
             _event(session, actor, app, "step_done", branch=b, note=text or None,
                    detail={"task": task.element_id, "decision": decision})
     _settle(session, actor, app)
@@ -923,8 +928,8 @@ def correct(session: Session, actor: Actor, application_id: str, branch_id: str,
             data: dict[str, Any] | None = None, materials: dict[str, str] | None = None,
             note: str = "") -> ApplicationRead:
     """补正: the applicant answers a branch's correction request with changed answers and/or new
-    uploads; the branch goes back to its department and its clock runs again, the paused working
-    days added to its due date."""
+    uploads; the branch goes back to the step that asked, and its clock runs again with the paused
+    working days added to its due date."""
     app = _load_own(session, actor, application_id, for_update=True)
     b = _branch_of(session, app, branch_id)
     if b.status != "correction":
@@ -936,15 +941,12 @@ def correct(session: Session, actor: Actor, application_id: str, branch_id: str,
     if materials:
         _attach_materials(session, actor, app, subject, _applicant_of(actor), materials, complete=False,
                           owner_user_id=actor.user_id)
-    for t in _tasks(b):
-        workflow_service.complete_task(session, b.workflow_instance_id or "", t.id, {"decision": "resubmit"})
     today = workdays_service.today()
     spans = json.loads(b.pauses or "[]")
     spans.append([(b.paused_since or today).isoformat(), today.isoformat()])
     b.pauses, b.paused_since = json.dumps(spans), None
     due = workdays_service.due_date(session, b.started_on or today, b.limit_days, _pauses(b), as_of=today)
     b.due_date, b.due_estimated, b.status, b.updated_at = due.date, due.estimated, "in_review", utcnow()
-    _set_tasks(session, b)
     _event(session, actor, app, "corrected", branch=b, note=(note or "").strip()[:REASON_LIMIT] or None,
            detail={"due_date": due.date.isoformat()})
     _settle(session, actor, app)
