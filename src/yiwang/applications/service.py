@@ -65,6 +65,7 @@ from yiwang.workflow import service as workflow_service
 log = logging.getLogger("yiwang.applications")
 
 REASON_LIMIT = 500
+ESCALATION_BATCH = 500
 PAGE_SIZE = 50
 BUILTIN_PROCESSES = ("one_step", "review_then_approve")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,80}$")
@@ -1032,7 +1033,7 @@ def material_file(session: Session, actor: Actor, application_id: str, file_id: 
 
 
 # -- the worker: overdue escalation (超期督办) --------------------------------------------------------
-def escalate_overdue(session: Session, today: date | None = None, batch: int = 500) -> int:
+def escalate_overdue(session: Session, today: date | None = None, batch: int = ESCALATION_BATCH) -> int:
     """Escalate each branch in review past its due date to the heads of its department (users with
     ``application.supervise`` over it), once; returns how many were escalated."""
     day = today or workdays_service.today()

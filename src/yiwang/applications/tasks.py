@@ -13,7 +13,7 @@ def escalate_overdue(db: Database) -> int:
     total = 0
     while True:
         with db.transaction() as session:
-            n = service.escalate_overdue(session)
+            n = service.escalate_overdue(session, batch=service.ESCALATION_BATCH)
         total += n
-        if n < 500:
+        if n < service.ESCALATION_BATCH:
             return total
