@@ -81,7 +81,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('application_branches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_branches_application_id'), ['application_id'], unique=False)
-        batch_op.create_index('ix_application_branches_inbox', ['department_id', 'status', 'due_date'], unique=False)
+        batch_op.create_index('ix_application_branches_inbox', ['department_id', 'status', 'due_date', 'id'], unique=False)
         batch_op.create_index('ix_application_branches_overdue', ['status', 'due_date'], unique=False)
 
     op.create_table('application_events',

@@ -96,7 +96,7 @@ class Branch(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        Index("ix_application_branches_inbox", "department_id", "status", "due_date"),
+        Index("ix_application_branches_inbox", "department_id", "status", "due_date", "id"),
         Index("ix_application_branches_overdue", "status", "due_date"),
     )
 
