@@ -344,19 +344,21 @@ def _validate(session: Session, subject: Subject, data: dict[str, Any]) -> dict[
     return {k: v for k, v in data.items() if k in allowed}
 
 
-def _attach_materials(session: Session, actor: Actor, app: Application, subject: Subject, applicant: Applicant,
-                      uploads: dict[str, str], *, complete: bool, owner_user_id: str | None,
-                      existing: dict[str, Material] | None = None) -> list[Material]:
-    """Record what stands for each material: the platform's own record where it holds one, else
-    the given upload (a file the filer uploaded); with ``complete`` every required one must be there."""
+MaterialPlan = tuple[str, str, str, str | None, str | None]
+"""(code, name, source, file id, certificate id) of one material to record."""
+
+
+def _plan_materials(session: Session, subject: Subject, applicant: Applicant, uploads: dict[str, str], *,
+                    complete: bool, owner_user_id: str | None, have: set[str]) -> list[MaterialPlan]:
+    """What stands for each material (reads only): the platform's own record where it holds one,
+    else the given upload (a file the filer uploaded); with ``complete`` every required material not
+    in ``have`` (already recorded) must be there."""
     wanted = _required_materials(subject)
     for code in uploads:
         if code not in wanted:
             raise errors.MaterialUnknown(code=code)
-    if existing is None:
-        existing = {m.code: m for m in repository.materials(session, app.id)}
-    rows = dict(existing)
     today = workdays_service.today()
+    out: list[MaterialPlan] = []
     for code, (name, required, stand_in) in wanted.items():
         held = _held(session, applicant, stand_in, today)
         if held is not None:
@@ -368,21 +370,38 @@ def _attach_materials(session: Session, actor: Actor, app: Application, subject:
             if stored is None or stored.owner_user_id != owner_user_id:
                 raise errors.MaterialFileInvalid(name=name)
             source, cert = "upload", None
-        elif code in existing:
+        elif code in have:
             continue
         elif required and complete:
             raise errors.MaterialMissing(name=name)
         else:
             continue
+        out.append((code, name, source, file_id, cert))
+    return out
+
+
+def _write_materials(session: Session, app_id: str, plan: list[MaterialPlan],
+                     existing: dict[str, Material]) -> list[Material]:
+    rows = dict(existing)
+    for code, name, source, file_id, cert in plan:
         row = existing.get(code)
         if row is None:
-            row = Material(id=new_id(), application_id=app.id, code=code, name=name, source=source,
+            row = Material(id=new_id(), application_id=app_id, code=code, name=name, source=source,
                            file_id=file_id, certificate_id=cert, created_at=utcnow())
             session.add(row)
         else:
             row.source, row.file_id, row.certificate_id = source, file_id, cert
         rows[code] = row
     return list(rows.values())
+
+
+def _attach_materials(session: Session, actor: Actor, app: Application, subject: Subject, applicant: Applicant,
+                      uploads: dict[str, str], *, complete: bool, owner_user_id: str | None) -> list[Material]:
+    """Record what stands for each material of an application already on file."""
+    existing = {m.code: m for m in repository.materials(session, app.id)}
+    plan = _plan_materials(session, subject, applicant, uploads, complete=complete, owner_user_id=owner_user_id,
+                           have=set(existing))
+    return _write_materials(session, app.id, plan, existing)
 
 
 def _check_complete(session: Session, app: Application, subject: Subject) -> None:
@@ -462,6 +481,20 @@ def _check_key(key: str | None) -> str | None:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class FilingPlan:
+    """Everything a filing will write, found and checked by :func:`plan_filing` (reads only)."""
+
+    applicant: Applicant
+    subject: Subject
+    data: dict[str, Any]
+    area: str
+    channel: str
+    submit: bool
+    key: str | None
+    materials: list[MaterialPlan]
+
+
 def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: str, data: dict[str, Any],
            materials: dict[str, str] | None = None, area_code: str | None = None, channel: str = "online",
            submit: bool = False, idempotency_key: str | None = None) -> tuple[ApplicationRead, bool]:
@@ -470,7 +503,20 @@ def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: s
     ``idempotency_key`` returns the first application and ``created=False`` — never a second one.
 
     A draft keeps whatever was given (checked only for types it cannot hold); submission checks the
-    whole form against the item's schema and that every required material is there."""
+    whole form against the item's schema and that every required material is there.
+
+    The same as :func:`plan_filing` then :func:`file` in one transaction; the API runs the two in
+    separate ones so that the database's write lock is held only while writing."""
+    plan = plan_filing(session, actor, subject_kind=subject_kind, subject_code=subject_code, data=data,
+                       materials=materials, area_code=area_code, channel=channel, submit=submit,
+                       idempotency_key=idempotency_key)
+    return file(session, actor, plan)
+
+
+def plan_filing(session: Session, actor: Actor, *, subject_kind: str, subject_code: str, data: dict[str, Any],
+                materials: dict[str, str] | None = None, area_code: str | None = None, channel: str = "online",
+                submit: bool = False, idempotency_key: str | None = None) -> FilingPlan:
+    """Check a filing and find what it will write, reading only (see :func:`create`)."""
     applicant = _applicant_of(actor)
     key = _check_key(idempotency_key)
     subject = _subject(session, subject_kind, subject_code)
@@ -484,22 +530,32 @@ def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: s
         if item.online_depth < 3 or (item.areas and not any(area.startswith(a) or a.startswith(area)
                                                             for a in item.areas)):
             raise errors.SubjectNotAvailable(name=item.name)
+    for item in subject.items:
+        _department_of(session, item)
+    planned = _plan_materials(session, subject, applicant, materials or {}, complete=submit,
+                              owner_user_id=actor.user_id, have=set())
+    return FilingPlan(applicant, subject, clean, area, channel, submit, key, planned)
+
+
+def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationRead, bool]:
+    """Write a checked filing (see :func:`create`): the application, its branches and materials, one
+    timeline event and audit entry, and the applicant's notice."""
+    subject, channel, key = plan.subject, plan.channel, plan.key
     try:
         # A retry with the same key meets the unique (filer, key) constraint here: the savepoint
         # keeps the transaction usable and the first application is the answer.
         with session.begin_nested():
-            app, branches = _new_application(session, actor, subject, applicant, clean, channel=channel,
-                                             area_code=area, owner_user_id=actor.user_id, key=key)
+            app, branches = _new_application(session, actor, subject, plan.applicant, plan.data, channel=channel,
+                                             area_code=plan.area, owner_user_id=actor.user_id, key=key)
             session.flush()
     except IntegrityError:
         earlier = repository.by_idempotency_key(session, actor.user_id or "", key or "")
         if earlier is None:
             raise
         return _read(session, earlier), False
-    held = _attach_materials(session, actor, app, subject, applicant, materials or {}, complete=submit,
-                             owner_user_id=actor.user_id, existing={})
+    held = _write_materials(session, app.id, plan.materials, {})
     facts = {"subject": f"{subject.kind}:{subject.code}", "channel": channel}
-    if submit:
+    if plan.submit:
         # Filed and submitted in one step: one transition, one timeline event, one audit entry.
         app.status, app.submitted_at = "submitted", app.created_at
         event = _event(session, actor, app, "submitted", detail={**facts, "new": True})
@@ -509,7 +565,7 @@ def create(session: Session, actor: Actor, *, subject_kind: str, subject_code: s
         event = _event(session, actor, app, "created", detail=facts)
     session.flush()
     log.info("application filed", extra={"application_id": app.id, "status": app.status})
-    return _read_new(app, subject, branches, held, event, clean), True
+    return _read_new(app, subject, branches, held, event, plan.data), True
 
 
 def _read_new(app: Application, subject: Subject, branches: list[Branch], materials: list[Material], event: Event,
