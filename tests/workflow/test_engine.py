@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from yiwang.workflow import engine
@@ -170,3 +172,137 @@ class TestBoundary:
                            if imports.search(p.read_text(encoding="utf-8")))
 
         assert importers == ["workflow/engine.py"]
+
+
+BUILTIN = Path(engine.__file__).parent / "bpmn"
+INCLUSIVE = bpmn(
+    '<bpmn:startEvent id="S" /><bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="G1" />'
+    '<bpmn:inclusiveGateway id="G1" />'
+    '<bpmn:sequenceFlow id="a" sourceRef="G1" targetRef="A"><bpmn:conditionExpression '
+    'xsi:type="bpmn:tFormalExpression">x &gt; 1</bpmn:conditionExpression></bpmn:sequenceFlow>'
+    '<bpmn:sequenceFlow id="b" sourceRef="G1" targetRef="B"><bpmn:conditionExpression '
+    'xsi:type="bpmn:tFormalExpression">x &gt; 2</bpmn:conditionExpression></bpmn:sequenceFlow>'
+    '<bpmn:userTask id="A" /><bpmn:userTask id="B" />'
+    '<bpmn:sequenceFlow id="a2" sourceRef="A" targetRef="G2" /><bpmn:sequenceFlow id="b2" sourceRef="B" targetRef="G2" />'
+    '<bpmn:inclusiveGateway id="G2" /><bpmn:sequenceFlow id="f2" sourceRef="G2" targetRef="E" /><bpmn:endEvent id="E" />'
+)
+
+
+def _paths() -> list[tuple[str, str, list[tuple[str, dict]]]]:
+    """(name, BPMN text, the decisions taken: element id → data, in order) of a few processes."""
+    one_step = (BUILTIN / "one_step.bpmn").read_text(encoding="utf-8")
+    review = (BUILTIN / "review_then_approve.bpmn").read_text(encoding="utf-8")
+    return [
+        ("parallel", CAMUNDA_PARALLEL.read_text(encoding="utf-8"),
+         [("Activity_food_licence", {"food": "ok"}), ("Activity_fire_check", {"fire": "ok"})]),
+        ("one-step-correction-loop", one_step,
+         [("Task_approve", {"decision": "correct", "comment": "缺材料"}), ("Task_correct", {"files": [1, 2]}),
+          ("Task_approve", {"decision": "correct"}), ("Task_correct", {}), ("Task_approve", {"decision": "reject"})]),
+        ("review-then-approve", review,
+         [("Task_review", {"decision": "approve", "nested": {"a": [1, {"b": None}]}}),
+          ("Task_approve", {"decision": "approve", "amount": 1.5})]),
+        ("inclusive", INCLUSIVE, [("A", {"a": True}), ("B", {"b": False})]),
+    ]
+
+
+def _shape(workflow) -> list[tuple[str, int, dict, dict]]:
+    """Everything of a workflow but its random task ids, in tree order."""
+    return [(t.task_spec.name, t.state, t.data, t.internal_data) for t in workflow.get_tasks()]
+
+
+def _spiff_run(process: engine.ParsedProcess, data: dict, decisions: list[tuple[str, dict]]) -> list:
+    """The same path driven by SpiffWorkflow's own API only: the reference for our loop."""
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=engine.SCRIPT_ENGINE)
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+    workflow.do_engine_steps()
+    shapes = [_shape(workflow)]
+    for element_id, values in decisions:
+        task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                    if t.task_spec.bpmn_id == element_id)
+        task.data.update(values)
+        task.run()
+        workflow.do_engine_steps()
+        shapes.append(_shape(workflow))
+    return shapes
+
+
+class TestEngineLoop:
+    @pytest.mark.parametrize(("name", "xml", "decisions"), _paths(), ids=[p[0] for p in _paths()])
+    def test_runs_every_step_as_spiffworkflows_own_loop(self, name: str, xml: str, decisions: list) -> None:
+        process = engine.parse(xml)
+        workflow = engine.start(process, {"x": 3, "applicant": "A1"})
+        shapes = [_shape(workflow)]
+        for element_id, values in decisions:
+            task = next(t for t in engine.ready_tasks(workflow) if t.element_id == element_id)
+            assert engine.complete_task(workflow, task.id, values) is True
+            shapes.append(_shape(workflow))
+
+        assert shapes == _spiff_run(process, {"x": 3, "applicant": "A1"}, decisions)
+        assert engine.is_completed(workflow) is True
+
+
+class TestState:
+    @pytest.mark.parametrize(("name", "xml", "decisions"), _paths(), ids=[p[0] for p in _paths()])
+    def test_compact_state_round_trips_at_every_step(self, name: str, xml: str, decisions: list) -> None:
+        process = engine.parse(xml)
+        workflow = engine.start(process, {"x": 3, "applicant": "张三"})
+        for element_id, values in [(None, None), *decisions]:
+            if element_id is not None:
+                task = next(t for t in engine.ready_tasks(workflow) if t.element_id == element_id)
+                engine.complete_task(workflow, task.id, values)
+            text = engine.serialize(workflow)
+            restored = engine.deserialize(process, text)
+
+            assert text.startswith('{"yw1":')
+            assert engine.serialize(restored) == text
+            assert [(t.id, t.last_state_change, t.triggered) for t in restored.get_tasks()] == [
+                (t.id, t.last_state_change, t.triggered) for t in workflow.get_tasks()]
+            assert _shape(restored) == _shape(workflow)
+            assert (restored.last_task.id, restored.completed, restored.success, restored.data) == (
+                workflow.last_task.id, workflow.completed, workflow.success, workflow.data)
+            assert engine.ready_tasks(restored) == engine.ready_tasks(workflow)
+            workflow = restored  # the next step runs on the restored object
+
+    def test_a_restored_task_data_is_its_own(self) -> None:
+        process = engine.parse(linear())
+        workflow = engine.deserialize(process, engine.serialize(engine.start(process, {"form": {"a": [1]}})))
+        first, *others = [t for t in workflow.get_tasks() if t.data]
+
+        first.data["form"]["a"].append(2)
+
+        assert [t.data for t in others] == [{"form": {"a": [1]}}] * len(others)
+
+    @pytest.mark.parametrize("value", [(1, 2), {1: "a"}, {"a", "b"}], ids=["tuple", "int-key", "set"])
+    def test_data_json_cannot_represent_exactly_is_saved_in_spiffworkflows_format(self, value: object) -> None:
+        process = engine.parse(linear())
+        workflow = engine.start(process)
+        engine.ready_tasks(workflow)
+        next(iter(workflow.tasks.values())).data["odd"] = value
+
+        text = engine.serialize(workflow)
+        restored = engine.deserialize(process, text)
+
+        assert not text.startswith('{"yw1":')
+        assert engine.ready_tasks(restored) == engine.ready_tasks(workflow)
+
+    def test_reads_a_state_saved_in_spiffworkflows_format(self) -> None:
+        process = engine.parse(CAMUNDA_PARALLEL.read_bytes())
+        workflow = engine.start(process, {"applicant": "A1"})
+        legacy = engine._SERIALIZER.serialize_json(workflow)
+
+        restored = engine.deserialize(process, legacy)
+
+        assert engine.ready_tasks(restored) == engine.ready_tasks(workflow)
+        for task in engine.ready_tasks(restored):
+            engine.complete_task(restored, task.id, {})
+        assert engine.is_completed(restored) is True
+        assert engine.data(restored) == {"applicant": "A1"}
+
+    def test_refuses_completing_a_task_id_that_is_not_a_uuid(self) -> None:
+        workflow = engine.start(engine.parse(linear()))
+
+        assert engine.complete_task(workflow, "not-a-task", {}) is False
+        assert engine.active_element_ids(workflow) == ["T"]

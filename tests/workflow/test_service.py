@@ -214,6 +214,17 @@ class TestBundle:
         assert [workflow_service.get_instance(session, b.id).status for b in branches] == [
             "completed", "running", "completed"]
 
+    def test_start_many_writes_the_rows_the_orm_reads(self, session) -> None:
+        one = workflow_service.builtin_definition(session, "one_step")
+
+        [branch] = workflow_service.start_many(session, [(one.id, {"item": "I1"})])
+
+        row = session.get(WorkflowInstance, branch.id)
+        assert (row.definition_id, row.status, row.active, json.loads(row.data)) == (
+            one.id, "running", " Task_approve ", {"item": "I1"})
+        assert (row.created_at, row.updated_at) == (branch.created_at, branch.updated_at)
+        assert row.created_at.utcoffset() is not None and row.created_at.utcoffset().total_seconds() == 0
+
     def test_start_many_with_an_unknown_definition_starts_none(self, session) -> None:
         one = workflow_service.builtin_definition(session, "one_step")
 
@@ -246,3 +257,59 @@ class TestInbox:
     def test_unknown_instance_is_not_found(self, session) -> None:
         with pytest.raises(errors.InstanceNotFound):
             workflow_service.get_instance(session, "nope")
+
+
+class TestLiveWorkflows:
+    """A step reuses the workflow object of the step before only when the state in the database is
+    exactly the one saved from it."""
+
+    def test_a_step_rolled_back_is_not_reused(self, session) -> None:
+        definition = workflow_service.builtin_definition(session, "one_step")
+        started = workflow_service.start(session, definition.id, {"application_id": "A1"})
+        session.commit()
+        _complete(session, started.id, "Task_approve", {"decision": "correct", "comment": "缺材料"})
+        session.rollback()
+
+        [task] = workflow_service.ready_tasks(session, started.id)
+        done = workflow_service.complete_task(session, started.id, task.id, {"decision": "approve"})
+
+        assert task.element_id == "Task_approve"
+        assert (done.status, done.data) == ("completed", {"application_id": "A1", "decision": "approve"})
+
+    def test_a_step_made_elsewhere_is_read_from_the_database(self, session) -> None:
+        from yiwang.workflow import engine
+
+        definition = workflow_service.builtin_definition(session, "one_step")
+        started = workflow_service.start(session, definition.id, {})
+        _complete(session, started.id, "Task_approve", {"decision": "correct"})
+        earlier = session.scalar(select(WorkflowInstance.state).where(WorkflowInstance.id == started.id))
+        _complete(session, started.id, "Task_correct", {})
+        # as if this process had made the first step and another process the second one
+        process = engine.parse(session.get(ProcessDefinition, definition.id).bpmn_xml)
+        workflow_service._live.keep(started.id, earlier, engine.deserialize(process, earlier))
+
+        done = _complete(session, started.id, "Task_approve", {"decision": "approve"})
+
+        assert (done.status, done.data) == ("completed", {"decision": "approve"})
+
+    def test_a_failed_step_leaves_nothing_behind(self, session) -> None:
+        definition = workflow_service.builtin_definition(session, "one_step")
+        started = workflow_service.start(session, definition.id, {})
+        [task] = workflow_service.ready_tasks(session, started.id)
+        with pytest.raises(errors.TaskDataInvalid):
+            workflow_service.complete_task(session, started.id, task.id, {"decision": "maybe", "note": "x"})
+
+        done = workflow_service.complete_task(session, started.id, task.id, {"decision": "approve"})
+
+        assert (done.status, done.data) == ("completed", {"decision": "approve"})
+
+    def test_a_new_process_reads_every_state_from_the_database(self, session) -> None:
+        definition = workflow_service.builtin_definition(session, "review_then_approve")
+        started = workflow_service.start(session, definition.id, {"application_id": "A2"})
+        workflow_service._live.clear()
+        _complete(session, started.id, "Task_review", {"decision": "approve"})
+        workflow_service._live.clear()
+
+        done = _complete(session, started.id, "Task_approve", {"decision": "approve"})
+
+        assert (done.status, done.data) == ("completed", {"application_id": "A2", "decision": "approve"})

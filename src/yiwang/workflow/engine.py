@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+for _name in ("spiff.task", "spiff.workflow"):
+    # SpiffWorkflow logs every task state change at INFO, and while these loggers have no level of
+    # their own it adds the task's data to each record: personal data in the logs, and a third of a
+    # step's time spent building records. Our code logs the steps (ids only) itself.
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 ALLOWED_FLOW_NODES = frozenset({
     "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway", "parallelGateway",
@@ -315,18 +322,9 @@ def start(process: ParsedProcess, data: dict[str, Any] | None = None) -> BpmnWor
     """A new workflow with ``data`` in its start task, run until it waits for a person."""
     workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SCRIPT_ENGINE)
     if data:
-        workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+        workflow.task_tree.data.update(data)  # the root task, READY: the one run first
     _engine_steps(workflow)
     return workflow
-
-
-def _engine_steps(workflow: BpmnWorkflow) -> None:
-    try:
-        workflow.do_engine_steps()
-    except EngineError:
-        raise
-    except SpiffWorkflowException as exc:
-        raise EngineError("stuck", "the engine reports: {detail}", detail=_first_line(str(exc))) from exc
 
 
 def _walk(workflow: BpmnWorkflow, min_state: int) -> list[Task]:
@@ -340,8 +338,34 @@ def _walk(workflow: BpmnWorkflow, min_state: int) -> list[Task]:
         task = stack.pop()
         found.append(task)
         if task._children and task._state >= min_state:
-            stack.extend(tasks[c] for c in reversed(task._children))
+            stack.extend(map(tasks.__getitem__, reversed(task._children)))
     return found
+
+
+def _run_engine_tasks(workflow: BpmnWorkflow) -> None:
+    """``BpmnWorkflow.do_engine_steps`` for a workflow without sub-processes: run every ready
+    task that is not a person's, in ``get_tasks`` order, until none is left. The same loop as
+    SpiffWorkflow's, over :func:`_walk` instead of its task iterator (which was most of a step)."""
+    if workflow.subprocess_specs or workflow.subprocesses:
+        workflow.do_engine_steps()
+        return
+    ready, future = TaskState.READY, TaskState.FUTURE
+    while True:
+        runnable = [t for t in _walk(workflow, future) if t._state == ready and not t.task_spec.manual]
+        if not runnable:
+            break
+        for task in runnable:
+            task.run()
+    workflow.refresh_timers()
+
+
+def _engine_steps(workflow: BpmnWorkflow) -> None:
+    try:
+        _run_engine_tasks(workflow)
+    except EngineError:
+        raise
+    except SpiffWorkflowException as exc:
+        raise EngineError("stuck", "the engine reports: {detail}", detail=_first_line(str(exc))) from exc
 
 
 def _ready_manual(workflow: BpmnWorkflow) -> list[Task]:
@@ -369,8 +393,11 @@ def complete_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) ->
         wanted = _uuid(task_id)
     except (TypeError, ValueError):
         return False
-    task = next((t for t in _ready_manual(workflow) if t.id == wanted), None)
-    if task is None:
+    if workflow.subprocesses:
+        task = next((t for t in _ready_manual(workflow) if t.id == wanted), None)
+    else:  # every task of the tree is in ``tasks`` (SpiffWorkflow removes the ones it drops)
+        task = workflow.tasks.get(wanted)
+    if task is None or task._state != TaskState.READY or not task.task_spec.manual:
         return False
     task.data.update(data)
     try:
@@ -424,7 +451,20 @@ def data(workflow: BpmnWorkflow) -> dict[str, Any]:
 #            triggered, internal_data, data_i], ...]]}   tasks in the workflow's own order
 
 _COMPACT = "yw1"
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encoder() -> Any:
+    """A compact JSON encoder for plain values. ``JSONEncoder.encode`` builds a new C encoder at
+    every call, which costs more than encoding a task's small data; this builds it once (no
+    circular-reference markers: :func:`_plain` has checked the value)."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # not CPython
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    encode = c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_ENCODE = _encoder()
 
 
 def _plain(value: Any) -> bool:
@@ -494,7 +534,10 @@ def _compact(workflow: BpmnWorkflow) -> str | None:
     wdata = data_index({k: v for k, v in workflow.data.items() if not callable(v)})
     if root is None or last_i is None or wdata is None or not _plain(workflow.correlations):
         return None
-    head = encode([wdata, workflow.correlations, last_i, workflow.success, workflow.completed, root, rows])
+    try:
+        head = encode([wdata, workflow.correlations, last_i, workflow.success, workflow.completed, root, rows])
+    except (TypeError, ValueError):
+        return None
     return f'{{"{_COMPACT}":[{",".join(texts)}],"w":{head}}}'
 
 

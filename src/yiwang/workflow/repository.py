@@ -1,17 +1,21 @@
 """All SQL of the workflow domain.
 
-The statements of a step (list the tasks, read the state, write it back, insert a bundle's
-instances) are Core statements built once and run on the session's connection: the ORM's
-per-statement work (compiling an ORM select, the unit of work, events) cost more than the step's
-engine run. Everything else uses the ORM.
+The statements of a step (list an instance's tasks, read its state, write it back, insert a
+bundle's instances) are built once and run by :class:`_Direct` on the session's own connection:
+SQLAlchemy's work per execution (ORM compile state, execution context, result objects) cost
+several times the statement itself and as much as the engine's step. Everything else uses the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from yiwang.workflow.models import ProcessDefinition, WorkflowInstance
 
@@ -22,17 +26,16 @@ def get_definition(session: Session, definition_id: str) -> ProcessDefinition | 
 
 _DEFINITIONS = ProcessDefinition.__table__
 _INSTANCES = WorkflowInstance.__table__
-_SHAS = select(_DEFINITIONS.c.id, _DEFINITIONS.c.sha256).where(_DEFINITIONS.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT = insert(_INSTANCES)
 
 
 def definition_shas(session: Session, ids: Sequence[str]) -> dict[str, str]:
-    return {i: sha for i, sha in session.connection().execute(_SHAS, {"ids": sorted(set(ids))})}
-
-
-def insert_instances(session: Session, rows: list[dict]) -> None:
-    """Insert instances (every column given) in one statement."""
-    session.connection().execute(_INSERT, rows)
+    """Definition id → sha256 of those of ``ids`` that exist (a bundle names a few definitions)."""
+    found = {}
+    for definition_id in dict.fromkeys(ids):
+        row = _SHA.first(session, {"id": definition_id})
+        if row is not None:
+            found[definition_id] = row.sha256
+    return found
 
 
 def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
@@ -81,23 +84,89 @@ def running_waiting_at(
     return list(session.scalars(stmt))
 
 
+class _Direct:
+    """A Core statement compiled once per dialect and run on the DBAPI cursor of the session's
+    connection, inside the session's transaction (the connection begins it as usual). Values go
+    through the columns' own type processors, so what is written and read is what the ORM would
+    write and read; DBAPI errors are raised as SQLAlchemy's ``DBAPIError`` subclasses as usual."""
+
+    def __init__(self, stmt: Executable, column_keys: Sequence[str] | None = None) -> None:
+        self._stmt = stmt
+        self._column_keys = list(column_keys) if column_keys else None
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Callable], list]] = {}
+        columns = getattr(stmt, "selected_columns", ())
+        self._row = namedtuple("Row", [c.key for c in columns]) if columns else None  # noqa: PYI024
+
+    def _for(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Callable], list]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._stmt.compile(dialect=dialect, column_keys=self._column_keys)
+            binds = {name: b.type.dialect_impl(dialect).bind_processor(dialect) for name, b in compiled.binds.items()}
+            columns = getattr(self._stmt, "selected_columns", ())
+            results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+            order = tuple(compiled.positiontup) if dialect.positional else None
+            found = self._compiled[dialect.name] = (compiled.string, order, {k: v for k, v in binds.items() if v},
+                                                    results)
+        return found
+
+    def _params(self, order: tuple[str, ...] | None, processors: dict[str, Callable], values: dict) -> Any:
+        if processors:
+            values = {k: (processors[k](v) if k in processors else v) for k, v in values.items()}
+        return values if order is None else tuple(values[k] for k in order)
+
+    def _run(self, session: Session, values: dict | list[dict]) -> tuple[Any, list]:
+        conn = session.connection()
+        dialect = conn.dialect
+        sql, order, processors, results = self._for(dialect)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            if isinstance(values, list):
+                cursor.executemany(sql, [self._params(order, processors, v) for v in values])
+            else:
+                cursor.execute(sql, self._params(order, processors, values))
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error) from exc
+        return cursor, results
+
+    def first(self, session: Session, values: dict) -> Any | None:
+        """The first row (a named tuple of the selected columns), or None."""
+        cursor, results = self._run(session, values)
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        return self._row._make(p(v) if p else v for p, v in zip(results, row, strict=True))
+
+    def execute(self, session: Session, values: dict | list[dict]) -> None:
+        self._run(session, values)[0].close()
+
+
+_SHA = _Direct(select(_DEFINITIONS.c.sha256).where(_DEFINITIONS.c.id == bindparam("id")))
 _c = _INSTANCES.c
-_STEP = select(_c.definition_id, _c.status, _c.state, _c.tasks, _c.created_at).where(_c.id == bindparam("id"))
-_STEP_LOCKED = _STEP.with_for_update()
-_TASKS = select(_c.status, _c.tasks).where(_c.id == bindparam("id"))
-_UPDATE = update(_INSTANCES).where(_c.id == bindparam("instance_id"))
+_INSERT = _Direct(insert(_INSTANCES), [c.key for c in _INSTANCES.columns])
+_STEP = _Direct(select(_c.definition_id, _c.status, _c.state, _c.tasks, _c.created_at)
+                .where(_c.id == bindparam("id")).with_for_update())  # SQLite renders no FOR UPDATE
+_TASKS = _Direct(select(_c.status, _c.tasks).where(_c.id == bindparam("id")))
+_STEP_VALUES = ("state", "data", "tasks", "active", "status", "updated_at")
+_UPDATE = _Direct(update(_INSTANCES).where(_c.id == bindparam("instance_id")), _STEP_VALUES)
 
 
-def instance_for_step(session: Session, instance_id: str) -> Row | None:
-    """The columns a step needs, the row locked (SQLite's write transactions are exclusive)."""
-    conn = session.connection()
-    return conn.execute(_STEP if conn.dialect.name == "sqlite" else _STEP_LOCKED, {"id": instance_id}).first()
+def insert_instances(session: Session, rows: list[dict]) -> None:
+    """Insert instances (every column given) in one statement."""
+    _INSERT.execute(session, rows)
 
 
-def instance_tasks(session: Session, instance_id: str) -> Row | None:
-    return session.connection().execute(_TASKS, {"id": instance_id}).first()
+def instance_for_step(session: Session, instance_id: str) -> Any | None:
+    """``(definition_id, status, state, tasks, created_at)`` of an instance, the row locked
+    (SQLite's write transactions are exclusive already)."""
+    return _STEP.first(session, {"id": instance_id})
+
+
+def instance_tasks(session: Session, instance_id: str) -> Any | None:
+    """``(status, tasks)`` of an instance."""
+    return _TASKS.first(session, {"id": instance_id})
 
 
 def update_instance(session: Session, instance_id: str, values: dict) -> None:
-    """Set ``values`` (column → value) on one instance."""
-    session.connection().execute(_UPDATE, {"instance_id": instance_id, **values})
+    """Set the columns a step changes (``state, data, tasks, active, status, updated_at``)."""
+    _UPDATE.execute(session, {"instance_id": instance_id, **values})

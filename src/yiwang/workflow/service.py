@@ -323,9 +323,10 @@ def complete_task(session: Session, instance_id: str, task_id: str, data: dict[s
     repository.update_instance(session, instance_id, values)
     if values["status"] == "running":
         _live.keep(instance_id, values["state"], workflow)
-    cached = session.identity_map.get(session.identity_key(WorkflowInstance, instance_id))
-    if cached is not None:
-        session.expire(cached)
+    if session.identity_map:  # an ORM copy of the row loaded earlier in this session is stale now
+        cached = session.identity_map.get(session.identity_key(WorkflowInstance, instance_id))
+        if cached is not None:
+            session.expire(cached)
     log.info("workflow task completed", extra={"instance_id": instance_id, "status": values["status"]})
     return _read({**values, "id": instance_id, "definition_id": row.definition_id, "created_at": row.created_at})
 
