@@ -69,4 +69,5 @@ app = Starlette(routes=[
     Route("/healthz", ok),
     Route("/api/v1/areas/{code}", ok),
     Route("/api/v1/bench/submissions", submit, methods=["POST"]),
+    Route("/api/v1/bench/submissions-async", submit, methods=["POST"]),
 ])

@@ -1,10 +1,15 @@
 """Database engine, sessions and the declarative base.
 
-SQLite is tuned for a server: WAL (readers never block the writer), ``synchronous=FULL`` (a
-committed transaction survives power loss), foreign keys on, and write transactions that start
-with ``BEGIN IMMEDIATE`` so that they queue on the busy timeout instead of failing half way when
-two of them try to upgrade a read lock at once. Read-only work asks for ``write=False`` and keeps
-a plain deferred transaction, which never waits for the writer.
+SQLite is tuned for a server: WAL (readers never block the writer), ``synchronous=FULL`` by
+default (a committed transaction survives power loss; an operator may choose ``NORMAL`` with the
+``sqlite_synchronous`` setting — docs/adr/0010-durability.md), foreign keys on, and write
+transactions that start with ``BEGIN IMMEDIATE`` so that they queue on the busy timeout instead of
+failing half way when two of them try to upgrade a read lock at once. Read-only work asks for
+``write=False`` and keeps a plain deferred transaction, which never waits for the writer.
+
+The pragmas run once per connection, when it is opened. On SQLite the pool keeps every connection
+it opens (no overflow connections that would be opened, set up and closed again per request): a
+fresh connection pays the pragmas and SQLite's schema parse on its first statement.
 """
 
 from __future__ import annotations
@@ -64,13 +69,15 @@ class IdMixin:
 
 
 def _sqlite_pragmas(settings: Settings):
+    synchronous = settings.sqlite_synchronous
+
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself, so we choose DEFERRED or IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.execute("PRAGMA cache_size=-65536")
@@ -87,7 +94,11 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     url = settings.resolved_database_url
     if "poolclass" not in kwargs:
-        kwargs = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size, **kwargs}
+        if url.startswith("sqlite"):
+            # A SQLite connection is a file handle: keep them all warm rather than reopen overflow ones.
+            kwargs = {"pool_size": 2 * settings.db_pool_size, "max_overflow": 0, **kwargs}
+        else:
+            kwargs = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size, **kwargs}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -117,8 +128,10 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read_factory = (
             sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False,
-                         autoflush=True, info={"settings": settings})
-            if self.is_sqlite else self._factory
+                         autoflush=True, info={"settings": settings, "read_only": True})
+            if self.is_sqlite
+            else sessionmaker(self.engine, expire_on_commit=False, autoflush=True,
+                              info={"settings": settings, "read_only": True})
         )
 
     def session(self, *, write: bool = True) -> Session:
@@ -140,6 +153,9 @@ class Database:
             s.close()
 
     def dispose(self) -> None:
+        committer = getattr(self, "_group_committer", None)
+        if committer is not None:  # core.groupcommit's writer thread: finish what is queued first
+            committer.close()
         self.engine.dispose()
 
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; empty means SQLite at ``{var_dir}/yiwang.db``."""
     db_pool_size: int = 10
     sqlite_busy_timeout_ms: int = 30_000
+    sqlite_synchronous: Literal["FULL", "EXTRA", "NORMAL"] = "FULL"
+    """FULL (default) makes every commit survive a power cut; NORMAL is faster in WAL mode but
+    the last commits before a power cut may be lost (never corrupted). See docs/adr/0010-durability.md."""
 
     files_dir: Path | None = None
     """Stored uploads and documents; default ``{var_dir}/files``."""
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     audit_checkpoint_dir: Path | None = None
     """Where signed checkpoints are exported (outside the database); default ``{var_dir}/checkpoints``."""
 
+    actor_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a worker may reuse a signed-in actor without reading the session again; 0 turns
+    the cache off. Sign-out, role changes and revocations in this installation invalidate it at once."""
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     argon2_time_cost: int = 3

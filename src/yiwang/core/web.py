@@ -3,14 +3,30 @@
 Domains' ``api.py`` and ``pages.py`` use ``DbSession`` and ``CurrentActor``; the identity domain
 installs the actor loader on the app (``app.state.actor_loader``), so no domain imports another's
 routes.
+
+Thread-pool hops and SQLite's single writer: a write unit of work (``DbSession``) holds SQLite's
+write lock from its first statement to its commit, across several hops to the thread pool. If
+every pool thread were waiting for that lock, the holder could never get a thread to finish and
+all would wait out the busy timeout (this happened at 64 concurrent POSTs); on PostgreSQL the same
+happens when the connection pool runs out. So a worker lets one write unit of work at a time in on
+SQLite, and fewer than the pool holds on PostgreSQL (``_write_gate``): the others wait on the event
+loop, not in a thread. A loader that finds the actor in its cache (``loader.peek``) costs no hop at all.
+
+Each hop to the thread pool costs the event loop more than a small query does (waking a thread,
+handing the GIL back and forth), and FastAPI makes two for a plain ``def`` route with a response
+model (the endpoint, then validating the response). A hot route can be ``async def`` and make one:
+``return await run_unit_of_work(session, service.fn, actor, ...)`` runs the service call and the
+commit in the same thread, and the response is validated on the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -42,24 +58,48 @@ def _finish(session: Session, commit: bool) -> None:
         session.close()
 
 
+def _write_gate(request: Request) -> asyncio.Semaphore | None:
+    """The worker's gate for write units of work: one at a time on SQLite (one writer), and on
+    PostgreSQL fewer than the connection pool holds, so that readers always find a connection and
+    free their threads. (A unit of work holds its connection until its commit, which needs a
+    thread; threads blocked waiting for a connection would otherwise starve it.)"""
+    state = request.app.state
+    gate = getattr(state, "write_gate", None)
+    if gate is None:
+        db = getattr(state, "db", None)
+        if db is None:
+            return None
+        width = 1 if db.is_sqlite else max(1, db.settings.db_pool_size)
+        gate = state.write_gate = asyncio.Semaphore(width)
+    return gate
+
+
 async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
     # Making a session does no I/O (it connects on first use), so this runs on the event loop; the
     # commit or rollback is one hop to the thread pool when the route is done.
-    session = request.app.state.db.session(write=write)
-    request.state.db_session = session
-    _request_session.set(session)
+    gate = _write_gate(request) if write else None
+    if gate is not None:
+        await gate.acquire()
     try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(_finish, session, False)
-        raise
-    else:
-        if session.in_transaction() and write:
-            await run_in_threadpool(_finish, session, True)
+        session = request.app.state.db.session(write=write)
+        request.state.db_session = session
+        request.state.db_session_writes = write
+        _request_session.set(session)
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_finish, session, False)
+            raise
         else:
-            # A read-only unit of work has nothing to commit: closing hands the connection back to
-            # the pool (which ends the read transaction) without another hop to the thread pool.
-            session.close()
+            if session.in_transaction() and write:
+                await run_in_threadpool(_finish, session, True)
+            else:
+                # A read-only unit of work has nothing to commit: closing hands the connection back
+                # to the pool (which ends the read transaction) without another hop to the thread pool.
+                session.close()
+    finally:
+        if gate is not None:
+            gate.release()
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -72,6 +112,23 @@ async def get_read_db(request: Request) -> AsyncIterator[Session]:
     """A read-only unit of work for hot read paths (never waits for SQLite's writer)."""
     async for session in _session(request, write=False):
         yield session
+
+
+T = TypeVar("T")
+
+
+def _call_and_commit(session: Session, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    result = fn(session, *args, **kwargs)
+    if not session.info.get("read_only") and session.in_transaction():
+        session.commit()
+    return result
+
+
+async def run_unit_of_work(session: Session, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """For ``async def`` routes: ``fn(session, *args, **kwargs)`` (a service call) in the thread pool,
+    and the request's unit of work committed in the same hop when it returns (a read-only session
+    is left to be closed). If it raises, nothing is committed and the request rolls back as usual."""
+    return await run_in_threadpool(_call_and_commit, session, fn, args, kwargs)
 
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -87,10 +144,17 @@ def _has_credentials(request: Request) -> bool:
     return any(name.startswith("yiwang_session") for name in request.cookies)
 
 
-async def get_actor(request: Request, session: DbSession) -> Actor:
+def _load_in_own_unit_of_work(request: Request, loader: Any) -> Actor:
+    with request.app.state.db.transaction() as session:
+        return loader(request, session)
+
+
+async def get_actor(request: Request) -> Actor:
     """The signed-in user (cookie session or bearer token), or the anonymous actor. A request with
-    no credentials is anonymous without a query; otherwise the loader (identity's: token or
-    session, CSRF check) runs in the thread pool."""
+    no credentials is anonymous without a query; a credential the loader has cached (its ``peek``,
+    no I/O, same checks) costs no thread hop; otherwise the loader (identity's: token or session,
+    CSRF check) runs in the thread pool, in the request's write unit of work if it has one, else in
+    a short one of its own (it may record when a token was last used)."""
     actor = getattr(request.state, "actor", None)
     if actor is not None:
         return actor
@@ -98,7 +162,17 @@ async def get_actor(request: Request, session: DbSession) -> Actor:
     if loader is None or not _has_credentials(request):
         actor = ANONYMOUS
     else:
-        actor = await run_in_threadpool(loader, request, session)
+        peek = getattr(loader, "peek", None)
+        actor = peek(request) if peek is not None else None
+        if actor is None:
+            own = getattr(request.state, "db_session", None)
+            if own is not None and getattr(request.state, "db_session_writes", False):
+                # This request is already in the write gate: load in its unit of work, as before.
+                actor = await run_in_threadpool(loader, request, own)
+            else:
+                gate = _write_gate(request)
+                async with gate if gate is not None else contextlib.nullcontext():
+                    actor = await run_in_threadpool(_load_in_own_unit_of_work, request, loader)
     request.state.actor = actor
     return actor
 

@@ -14,6 +14,7 @@ from yiwang.core.actor import SYSTEM
 from yiwang.core.cli import app_errors, get_cli_context
 from yiwang.core.errors import ValidationFailed
 from yiwang.identity import service
+from yiwang.identity import web as _web  # noqa: F401  (its listeners tell running servers of changes made here)
 
 
 @click.group()

@@ -10,19 +10,40 @@
 The middleware only extracts what was submitted (buffering and replaying a form body); the check
 itself happens in :func:`load_actor`, where the session is known, so a request costs one session
 query however many routes ask for the actor.
+
+The actor of a credential (bearer token or session cookie) is cached for a few seconds
+(``actor_cache_seconds``, default 5; 0 turns it off), keyed by the credential's SHA-256, so a
+client sending requests back to back is not re-resolved each time (token row, user, policy
+version, grants: three queries and a thread hop). An entry is dropped at once when anything it was
+built from changes — users, grants, the role policy, a session or token revoked, deleted or ended —
+through a generation counter that every process on the host bumps after committing such a change
+(``identity_generation``: a memory-mapped 8-byte file under ``var_dir``, read per request without
+a system call) and that this process also keeps in memory. A change made by a process that has not
+imported this module, or on another host, is seen when the entry expires. A cache hit still checks
+CSRF on unsafe cookie requests and sets the same request state as a load.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import hmac
+import mmap
+import os
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.responses import Response
@@ -83,30 +104,241 @@ def check_presession_csrf(request: Request) -> None:
         raise CsrfFailed()
 
 
-def load_actor(request: Request, session: Session) -> Actor:
+# -- the actor cache --------------------------------------------------------------------------------
+
+#: Tables an actor or a session is built from: a committed change to one invalidates every entry.
+WATCHED_TABLES = frozenset({"users", "role_grants", "role_permissions", "permissions", "policy_versions",
+                            "sessions", "api_tokens"})
+#: Rows whose creation changes no existing actor (a new sign-in or a new token).
+_INSERT_IS_HARMLESS = frozenset({"sessions", "api_tokens"})
+#: User columns an actor is built from (a sign-in's counters and timestamps are not among them).
+_USER_ACTOR_COLUMNS = ("is_active", "kind", "username", "person_id", "entity_id")
+_CHANGED = "yiwang.identity.changed"
+MAX_ENTRIES = 10_000
+
+
+class IdentityGeneration:
+    """A counter bumped after every committed change to :data:`WATCHED_TABLES`: in this process,
+    and in a memory-mapped file shared by the processes of one ``var_dir`` (when it can be made)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.local = 0
+        self._path = path
+        self._map: mmap.mmap | None = None
+        self._fd: int | None = None
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                if os.fstat(fd).st_size < 8:
+                    os.ftruncate(fd, 8)
+                self._map = mmap.mmap(fd, 8)
+                self._fd = fd
+
+    def value(self) -> tuple[int, int]:
+        shared = int.from_bytes(self._map[:8], "little") if self._map is not None else 0
+        return self.local, shared
+
+    def bump(self) -> None:
+        self.local += 1
+        if self._map is not None and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                self._map[:8] = (int.from_bytes(self._map[:8], "little") + 1).to_bytes(8, "little")
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_generations: dict[str, IdentityGeneration] = {}
+_generations_lock = threading.Lock()
+_process_generation = IdentityGeneration(None)
+
+
+def identity_generation(settings: Settings | None) -> IdentityGeneration:
+    """The shared generation of a deployment (its ``var_dir``); the process-wide one without settings."""
+    if settings is None:
+        return _process_generation
+    key = str(Path(settings.var_dir).resolve())
+    found = _generations.get(key)
+    if found is None:
+        with _generations_lock:
+            found = _generations.setdefault(key, IdentityGeneration(Path(key) / "run" / "identity.generation"))
+    return found
+
+
+def _table(obj: Any) -> str | None:
+    table = getattr(type(obj), "__table__", None)
+    return getattr(table, "name", None)
+
+
+def _user_changed(obj: Any) -> bool:
+    from sqlalchemy import inspect
+
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in _USER_ACTOR_COLUMNS if name in attrs)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_changes(session: Session, _flush_context: Any) -> None:
+    for obj in session.new:
+        name = _table(obj)
+        if name in WATCHED_TABLES and name not in _INSERT_IS_HARMLESS:
+            session.info[_CHANGED] = True
+            return
+    for obj in session.deleted:
+        if _table(obj) in WATCHED_TABLES:
+            session.info[_CHANGED] = True
+            return
+    for obj in session.dirty:
+        name = _table(obj)
+        if name in WATCHED_TABLES and (name != "users" or _user_changed(obj)):
+            session.info[_CHANGED] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    mapper = state.bind_mapper
+    name = getattr(getattr(mapper, "local_table", None), "name", None)
+    if name not in WATCHED_TABLES:
+        return
+    if state.is_insert and name in _INSERT_IS_HARMLESS:
+        return
+    if state.is_update and name in _INSERT_IS_HARMLESS:
+        # A bulk UPDATE of sessions or tokens is the "last seen / last used" touch; revoking a
+        # token sets ``revoked_at`` on the loaded row (a flush, seen above).
+        values = {getattr(c, "key", str(c)) for c in getattr(state.statement, "_values", None) or {}}
+        if values <= {"last_seen_at", "last_used_at"}:
+            return
+    state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _process_generation.bump()
+        settings = session.info.get("settings")
+        if settings is not None:
+            identity_generation(settings).bump()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    actor: Actor
+    expires: float
+    generation: tuple[tuple[int, int], tuple[int, int]]
+    csrf_secret: str | None = None
+    """Set for a cookie session: unsafe requests must carry it."""
+
+
+class ActorCache:
+    """Actors by credential hash for ``ttl`` seconds, valid while the identity generation stands."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.ttl = float(settings.actor_cache_seconds)
+        self.generation = identity_generation(settings)
+        self._entries: dict[str, _Entry] = {}
+
+    def stamp(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        return _process_generation.value(), self.generation.value()
+
+    def get(self, key: str) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires <= time.monotonic() or entry.generation != self.stamp():
+            self._entries.pop(key, None)
+            return None
+        return entry
+
+    def put(self, key: str, entry: _Entry) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            now = time.monotonic()
+            self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+        self._entries[key] = entry
+
+
+def _cache(request: Request) -> ActorCache:
+    state = request.app.state
+    cache = getattr(state, "actor_cache", None)
+    if cache is None:
+        cache = state.actor_cache = ActorCache(state.settings)
+    return cache
+
+
+def _key(kind: str, credential: str) -> str:
+    return kind + hashlib.sha256(credential.encode("utf-8")).hexdigest()
+
+
+def _check_session_csrf(request: Request, csrf_secret: str) -> None:
+    if request.method in UNSAFE_METHODS and not csrf_matches(getattr(request.state, "csrf_submitted", None),
+                                                               csrf_secret):
+        raise CsrfFailed()
+
+
+class ActorLoader:
     """Bearer token or session cookie → actor, else ``ANONYMOUS``; checks CSRF on cookie-authenticated
-    unsafe requests (403 ``csrf_failed``)."""
-    token = bearer_token(request)
-    if token is not None:
-        actor = service.actor_for_token(session, token)
-        if actor is None:
-            raise InvalidToken()
-        request.state.auth_via = "token"
-        return actor
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        found = service.load_session(session, cookie)
-        if found is not None:
-            info, actor = found
-            if request.method in UNSAFE_METHODS and not csrf_matches(
-                getattr(request.state, "csrf_submitted", None), info.csrf_secret
-            ):
-                raise CsrfFailed()
-            request.state.csrf_token = info.csrf_secret
-            request.state.session_token = cookie
-            request.state.auth_via = "session"
+    unsafe requests (403 ``csrf_failed``). ``peek`` answers from the cache without I/O (None: not
+    cached, call the loader)."""
+
+    def peek(self, request: Request) -> Actor | None:
+        token = bearer_token(request)
+        if token is not None:
+            entry = _cache(request).get(_key("t:", token))
+            if entry is None:
+                return None
+            request.state.auth_via = "token"
+            return entry.actor
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        entry = _cache(request).get(_key("s:", cookie))
+        if entry is None or entry.csrf_secret is None:
+            return None
+        _check_session_csrf(request, entry.csrf_secret)
+        request.state.csrf_token = entry.csrf_secret
+        request.state.session_token = cookie
+        request.state.auth_via = "session"
+        return entry.actor
+
+    def __call__(self, request: Request, session: Session) -> Actor:
+        cache = _cache(request)
+        # Taken before reading, so a change committed meanwhile makes this entry stale at once.
+        stamp, expires = cache.stamp(), time.monotonic() + cache.ttl
+        token = bearer_token(request)
+        if token is not None:
+            actor = service.actor_for_token(session, token)
+            if actor is None:
+                raise InvalidToken()
+            request.state.auth_via = "token"
+            cache.put(_key("t:", token), _Entry(actor, expires, stamp))
             return actor
-    return ANONYMOUS
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            found = service.load_session(session, cookie)
+            if found is not None:
+                info, actor = found
+                _check_session_csrf(request, info.csrf_secret)
+                request.state.csrf_token = info.csrf_secret
+                request.state.session_token = cookie
+                request.state.auth_via = "session"
+                cache.put(_key("s:", cookie), _Entry(actor, expires, stamp, info.csrf_secret))
+                return actor
+        return ANONYMOUS
+
+
+load_actor = ActorLoader()
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, list[Message]] | None:

@@ -1,0 +1,114 @@
+"""The request's unit of work on the web tier: one-hop service calls, SQLite's writer gate, and the
+SQLite durability choice."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from yiwang.core.db import Database
+from yiwang.core.settings import Settings
+from yiwang.core.web import DbSession, run_unit_of_work
+
+
+def _insert(session, n: int) -> int:
+    session.execute(text("INSERT INTO web_t (n) VALUES (:n)"), {"n": n})
+    session.flush()
+    if n < 0:
+        raise ValueError("negative")
+    return n
+
+
+def _app_with_routes(settings: Settings):
+    from yiwang.app import create_app
+
+    app = create_app(settings)
+    with app.state.db.transaction() as s:
+        # Not in the metadata, so not emptied between tests on PostgreSQL: start afresh.
+        s.execute(text("DROP TABLE IF EXISTS web_t"))
+        s.execute(text("CREATE TABLE web_t (n INTEGER)"))
+    router = APIRouter()
+
+    @router.post("/t/async/{n}")
+    async def add_async(n: int, session: DbSession) -> dict[str, int]:
+        return {"n": await run_unit_of_work(session, _insert, n)}
+
+    @router.post("/t/sync/{n}")
+    def add_sync(n: int, session: DbSession) -> dict[str, int]:
+        return {"n": _insert(session, n)}
+
+    app.include_router(router)
+    return app
+
+
+def _count(db: Database) -> list[int]:
+    with db.transaction(write=False) as s:
+        return sorted(s.execute(text("SELECT n FROM web_t")).scalars())
+
+
+class TestRunUnitOfWork:
+    def test_commits_the_service_call(self, settings, db):
+        app = _app_with_routes(settings)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post("/t/async/7")
+        assert (response.status_code, response.json()) == (200, {"n": 7})
+        assert _count(db) == [7]
+        app.state.db.dispose()
+
+    def test_failing_service_call_commits_nothing(self, settings, db):
+        app = _app_with_routes(settings)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post("/t/async/-1")
+        assert response.status_code == 500
+        assert _count(db) == []
+        app.state.db.dispose()
+
+
+class TestWriteGate:
+    def test_more_writers_than_threads_all_commit(self, settings, db):
+        """With two pool threads, writers holding SQLite's lock between hops used to starve the
+        holder of a thread until the busy timeout ('database is locked')."""
+        app = _app_with_routes(settings.model_copy(update={"sqlite_busy_timeout_ms": 1000}))
+
+        async def many() -> list[int]:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                         base_url="http://t") as c:
+                statuses: list[int] = []
+
+                async def one(n: int) -> None:
+                    statuses.append((await c.post(f"/t/sync/{n}")).status_code)
+
+                async with anyio.create_task_group() as tg:
+                    for n in range(24):
+                        tg.start_soon(one, n)
+                return statuses
+
+        statuses = anyio.run(many)
+        assert statuses == [200] * 24
+        assert _count(db) == list(range(24))
+        app.state.db.dispose()
+
+
+class TestSqliteDurability:
+    @pytest.mark.parametrize(("choice", "pragma"), [(None, 2), ("NORMAL", 1), ("EXTRA", 3)])
+    def test_full_unless_the_operator_chooses(self, tmp_path, choice, pragma):
+        settings = Settings(var_dir=tmp_path) if choice is None else Settings(var_dir=tmp_path, sqlite_synchronous=choice)
+        db = Database(settings)
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+        db.dispose()
+
+    def test_unknown_choice_is_refused(self, tmp_path):
+        with pytest.raises(ValidationError, match="sqlite_synchronous"):
+            Settings(var_dir=tmp_path, sqlite_synchronous="OFF")
+
+    def test_sqlite_pool_keeps_its_connections(self, tmp_path):
+        db = Database(Settings(var_dir=tmp_path, db_pool_size=3))
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (6, 0)
+        db.dispose()
