@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Response
+from functools import partial
+
+from fastapi import APIRouter, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from yiwang.applications import service
 from yiwang.applications.schemas import (
@@ -21,6 +24,7 @@ from yiwang.applications.schemas import (
     RatingBody,
     ReasonBody,
 )
+from yiwang.core.groupcommit import run_write
 from yiwang.core.web import DbSession, ReadDbSession, SignedInActor
 from yiwang.files import service as files_service
 from yiwang.ratings.schemas import RatingRead
@@ -29,15 +33,18 @@ router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
 
 @router.post("", response_model=ApplicationRead, status_code=201)
-def create(body: ApplicationCreate, response: Response, session: DbSession, actor: SignedInActor,
-           idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
+async def create(body: ApplicationCreate, request: Request, response: Response, session: ReadDbSession,
+                 actor: SignedInActor, idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
     """File an application (a draft, or submitted with ``submit``); a retry with the same
     Idempotency-Key returns the first application with 200."""
-    app, created = service.create(
-        session, actor, subject_kind=body.subject_kind, subject_code=body.subject_code, data=body.data,
-        materials=body.materials, area_code=body.area_code, channel=body.channel, submit=body.submit,
-        idempotency_key=idempotency_key,
-    )
+    # Checks and look-ups in a read-only unit of work; then only the writes, in the worker's group
+    # commit: the database's write lock is held for the inserts alone (core.groupcommit).
+    plan = await run_in_threadpool(
+        partial(service.plan_filing, session, actor, subject_kind=body.subject_kind,
+                subject_code=body.subject_code, data=body.data, materials=body.materials,
+                area_code=body.area_code, channel=body.channel, submit=body.submit,
+                idempotency_key=idempotency_key))
+    app, created = await run_write(request.app.state.db, lambda s: service.file(s, actor, plan))
     if not created:
         response.status_code = 200
     return app

@@ -215,6 +215,19 @@ def run_after_commit(session: Session, fn: Callable[[], None]) -> None:
     pending.append(fn)
 
 
+def pending_mark(session: Session) -> int:
+    """How many after-commit actions the session holds now (see :func:`forget_pending_since`)."""
+    return len(session.info.get(_KEY) or [])
+
+
+def forget_pending_since(session: Session, mark: int) -> None:
+    """Drop the after-commit actions registered since ``mark``: a unit of work rolled back to its
+    savepoint inside a transaction that commits (a group commit) leaves no job behind."""
+    pending = session.info.get(_KEY)
+    if pending is not None:
+        del pending[mark:]
+
+
 def _check_plain(value: Any, name: str) -> None:
     if isinstance(value, _PLAIN):
         return
