@@ -322,6 +322,29 @@ def _held(session: Session, applicant: Applicant, stand_in: dict[str, str] | Non
     return None
 
 
+def subject_form(session: Session, subject_kind: str, subject_code: str) -> tuple[str, dict[str, Any],
+                                                                                 list[ItemVersionRead]]:
+    """Name, (merged) form and item versions of an item or bundle as it would be filed today."""
+    s = _subject(session, subject_kind, subject_code)
+    return s.name, s.form, s.items
+
+
+def application_form(session: Session, actor: Actor, application_id: str) -> dict[str, Any]:
+    """The form an application was filed against (its own catalogue versions), for its applicant
+    or the staff handling it."""
+    return _subject_of(session, _load_for_reader(session, actor, application_id)).form
+
+
+def subject_materials(session: Session, subject_kind: str, subject_code: str) -> list[NeededMaterial]:
+    """Every material of an item or bundle, each once, before the applicant is known (the hall):
+    ``source`` says what kind of record could stand in for it."""
+    out = []
+    for code, (name, required, stand_in) in _required_materials(_subject(session, subject_kind, subject_code)).items():
+        source = ("registry" if stand_in and stand_in.get("registry") else "certificate" if stand_in else None)
+        out.append(NeededMaterial(code=code, name=name, required=required, held=False, source=source))
+    return out
+
+
 def needed_materials(session: Session, actor: Actor, subject_kind: str, subject_code: str) -> list[NeededMaterial]:
     """The materials of an item or bundle for the signed-in applicant, each saying whether the
     platform already holds it (a registry record or a certificate in their wallet)."""
@@ -875,7 +898,10 @@ def _certificate_fields(app: Application, item: ItemVersionRead, data: dict[str,
     for name, spec in props.items():
         if name in data and not str(registry.get(name, "")).startswith("person.") \
                 and spec.get("format") not in _PERSONAL_FORMATS and isinstance(data[name], str | int | float):
-            out[str(spec.get("title") or name)] = data[name]
+            value = data[name]
+            if isinstance(value, float):  # signed documents carry no floats: 80.0 → 80, 80.5 → "80.5"
+                value = int(value) if value.is_integer() else str(value)
+            out[str(spec.get("title") or name)] = value
     return out
 
 
