@@ -97,11 +97,13 @@ def _reason(text: str | None) -> str:
 
 
 def _event(session: Session, actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
-           note: str | None = None, detail: dict[str, Any] | None = None) -> Event:
-    """One timeline event and its audit entry, in the caller's transaction."""
+           note: str | None = None, detail: dict[str, Any] | None = None, add: bool = True) -> Event:
+    """One timeline event and its audit entry, in the caller's transaction (``add=False``: the
+    caller inserts the event row itself)."""
     row = Event(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
                 actor=actor.label, note=note, at=utcnow())
-    session.add(row)
+    if add:
+        session.add(row)
     facts = {"number": app.number, "status": app.status, **(detail or {})}
     if branch is not None:
         facts.update(branch_id=branch.id, item_code=branch.item_code, branch_status=branch.status)
@@ -403,15 +405,18 @@ def _plan_materials(session: Session, subject: Subject, applicant: Applicant, up
     return out
 
 
-def _write_materials(session: Session, app_id: str, plan: list[MaterialPlan],
+def _write_materials(session: Session | None, app_id: str, plan: list[MaterialPlan],
                      existing: dict[str, Material]) -> list[Material]:
+    """The application's material rows after ``plan``; new ones are added to ``session`` (when
+    None, the caller inserts them)."""
     rows = dict(existing)
     for code, name, source, file_id, cert in plan:
         row = existing.get(code)
         if row is None:
             row = Material(id=new_id(), application_id=app_id, code=code, name=name, source=source,
                            file_id=file_id, certificate_id=cert, created_at=utcnow())
-            session.add(row)
+            if session is not None:
+                session.add(row)
         else:
             row.source, row.file_id, row.certificate_id = source, file_id, cert
         rows[code] = row
@@ -472,7 +477,7 @@ def _filing_area(session: Session, actor: Actor, subject: Subject, data: dict[st
 # -- filing -----------------------------------------------------------------------------------------
 def _new_application(session: Session, actor: Actor, subject: Subject, applicant: Applicant, data: dict[str, Any], *,
                      channel: str, area_code: str, owner_user_id: str | None,
-                     key: str | None) -> tuple[Application, list[Branch]]:
+                     key: str | None, add: bool = True) -> tuple[Application, list[Branch]]:
     now = utcnow()
     app_id = new_id()
     app = Application(
@@ -483,7 +488,6 @@ def _new_application(session: Session, actor: Actor, subject: Subject, applicant
         area_code=area_code, status="draft", data_enc=_encrypt(session, app_id, data), idempotency_key=key,
         created_at=now, updated_at=now,
     )
-    session.add(app)
     branches = []
     for position, item in enumerate(subject.items):
         dept_id, dept_area, _ = _department_of(session, item)
@@ -492,7 +496,9 @@ def _new_application(session: Session, actor: Actor, subject: Subject, applicant
             item_name=item.name, department_id=dept_id, area_code=dept_area, status="pending", tasks="[]",
             limit_days=item.promised_limit_days, pauses="[]", updated_at=now, due_estimated=False,
         ))
-    session.add_all(branches)
+    if add:
+        session.add(app)
+        session.add_all(branches)
     return app, branches
 
 
@@ -564,28 +570,32 @@ def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationR
     """Write a checked filing (see :func:`create`): the application, its branches and materials, one
     timeline event and audit entry, and the applicant's notice."""
     subject, channel, key = plan.subject, plan.channel, plan.key
+    # Plain INSERTs of rows built here (repository.insert_new): nothing else in this transaction
+    # changes them, so the unit of work's tracking would be pure cost on the busiest write.
     try:
         # A retry with the same key meets the unique (filer, key) constraint here: the savepoint
         # keeps the transaction usable and the first application is the answer.
         with session.begin_nested():
             app, branches = _new_application(session, actor, subject, plan.applicant, plan.data, channel=channel,
-                                             area_code=plan.area, owner_user_id=actor.user_id, key=key)
-            session.flush()
+                                             area_code=plan.area, owner_user_id=actor.user_id, key=key, add=False)
+            if plan.submit:
+                # Filed and submitted in one step: one transition, one timeline event, one audit entry.
+                app.status, app.submitted_at = "submitted", app.created_at
+            repository.insert_new(session, [app, *branches])
     except IntegrityError:
         earlier = repository.by_idempotency_key(session, actor.user_id or "", key or "")
         if earlier is None:
             raise
         return _read(session, earlier), False
-    held = _write_materials(session, app.id, plan.materials, {})
+    held = _write_materials(None, app.id, plan.materials, {})
     facts = {"subject": f"{subject.kind}:{subject.code}", "channel": channel}
     if plan.submit:
-        # Filed and submitted in one step: one transition, one timeline event, one audit entry.
-        app.status, app.submitted_at = "submitted", app.created_at
-        event = _event(session, actor, app, "submitted", detail={**facts, "new": True})
+        event = _event(session, actor, app, "submitted", detail={**facts, "new": True}, add=False)
         notifications_service.notify(session, actor.user_id or "", "application.received",
                                      {"reference": app.number, "application_id": app.id})
     else:
-        event = _event(session, actor, app, "created", detail=facts)
+        event = _event(session, actor, app, "created", detail=facts, add=False)
+    repository.insert_new(session, [*held, event])
     session.flush()
     log.info("application filed", extra={"application_id": app.id, "status": app.status})
     return _read_new(app, subject, branches, held, event, plan.data), True

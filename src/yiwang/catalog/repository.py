@@ -15,6 +15,12 @@ def get_item(session: Session, code: str) -> ServiceItem | None:
     return session.scalar(select(ServiceItem).where(ServiceItem.code == code))
 
 
+def current_version_id(session: Session, code: str) -> tuple[str | None] | None:
+    """``(current version id,)`` of the item ``code``, or None when there is no such item."""
+    row = session.execute(select(ServiceItem.current_version_id).where(ServiceItem.code == code)).first()
+    return None if row is None else (row[0],)
+
+
 def get_item_version(session: Session, version_id: str) -> ServiceItemVersion | None:
     return session.get(ServiceItemVersion, version_id)
 

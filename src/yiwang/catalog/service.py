@@ -95,13 +95,15 @@ the item row names now (one indexed read), and cannot serve a retired version as
 
 def get_item(session: Session, code: str, version: int | None = None) -> ItemVersionRead:
     """An item's current version (or version number ``version``); ``catalog_item_not_found``."""
+    if version is None:
+        # The hot path (every filing): one column read, then the memo.
+        found = repository.current_version_id(session, code)
+        cached = _CURRENT.get(found[0]) if found and found[0] else None
+        if cached is not None and cached.code == code:
+            return cached
     item = repository.get_item(session, code)
     if item is None or item.current_version_id is None:
         raise errors.ItemNotFound(code=code)
-    if version is None:
-        cached = _CURRENT.get(item.current_version_id)
-        if cached is not None and cached.code == code:
-            return cached
     v = (repository.get_item_version(session, item.current_version_id) if version is None
          else repository.item_version_by_number(session, item.id, version))
     if v is None:

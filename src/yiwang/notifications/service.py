@@ -81,10 +81,13 @@ def notify(
     row = Notification(id=new_id(), user_id=user_id, template=template, params=dict(params),
                        title=title, body=body, created_at=utcnow())
     repository.add(session, row)
-    session.flush()
+    flushed = False
     for channel in chosen:
         if channel == "inbox":
             continue
+        if not flushed:
+            session.flush()  # the message row before its deliveries (their foreign key)
+            flushed = True
         address = (addresses[channel] or "").strip()
         delivery_id = new_id()
         masked = mask_email(address) if channel == "email" else mask_mobile(address)
