@@ -69,13 +69,14 @@ def clerk() -> Actor:
 
 @pytest.fixture
 def on_disk(settings) -> Callable[[], list[Path]]:
-    """Every file under the var dir that is not the database (nor its journal) nor a key."""
+    """Every file under the var dir that is not the database (nor its journal), a key, or the
+    processes' run state (``run/``: the identity generation counter)."""
 
     def files() -> list[Path]:
         root = settings.var_dir
         skip = {root / "yiwang.db", root / "yiwang.db-wal", root / "yiwang.db-shm", root / "yiwang.db-journal"}
         return sorted(p for p in root.rglob("*") if p.is_file() and p not in skip
-                      and settings.resolved_key_dir not in p.parents)
+                      and settings.resolved_key_dir not in p.parents and root / "run" not in p.parents)
 
     return files
 
