@@ -79,3 +79,33 @@ class TestPublicKey:
         with pytest.raises(ValueError):
             public_key(keyed, "rsa")
         assert not verify_signature("rsa", "x", b"x", "AAAA")
+
+
+class TestSm2Randomness:
+    """Keys and nonces come from the operating system's CSPRNG, never from Python's ``random``
+    (gmssl's default): a seeded ``random`` must not repeat a nonce or a key."""
+
+    def test_nonce_does_not_follow_pythons_random(self, keyed):
+        import random
+
+        random.seed(7)
+        first = base64.b64decode(sign(keyed, b"same data", "sm2")[2])
+        random.seed(7)
+        second = base64.b64decode(sign(keyed, b"same data", "sm2")[2])
+        assert first[:32] != second[:32]  # r differs: a fresh k each time
+        assert all(verify_signature("sm2", public_key(keyed, "sm2"), b"same data", s) for s in (first, second))
+
+    def test_key_does_not_follow_pythons_random(self, tmp_path):
+        import random
+
+        random.seed(7)
+        one = public_key(Settings(var_dir=tmp_path / "a", env="test"), "sm2")
+        random.seed(7)
+        two = public_key(Settings(var_dir=tmp_path / "b", env="test"), "sm2")
+        assert one != two
+
+    def test_many_signatures_all_verify(self, keyed):
+        pub = public_key(keyed, "sm2")
+        for n in range(40):
+            data = f"checkpoint {n}".encode()
+            assert verify_signature("sm2", pub, data, sign(keyed, data, "sm2")[2])

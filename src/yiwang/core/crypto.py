@@ -157,12 +157,11 @@ def sign(settings: Settings, data: bytes, algorithm: str | None = None) -> tuple
     if algorithm == "ed25519":
         signature = _ed25519_private(settings).sign(data)
     elif algorithm == "sm2":
-        from gmssl import sm2
-
         from yiwang.core.keys import key_ring
+        from yiwang.core.sm2keys import sm2_sign
 
         private, public = key_ring(settings).sm2_keypair()
-        signature = bytes.fromhex(sm2.CryptSM2(private_key=private, public_key=public).sign_with_sm3(data))
+        signature = sm2_sign(private, public, data)
     else:
         raise ValueError(f"unknown signature algorithm: {algorithm}")
     return algorithm, key_id(settings, algorithm), base64.b64encode(signature).decode()

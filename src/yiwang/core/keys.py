@@ -100,12 +100,9 @@ class KeyRing:
         """(private hex, public hex) of the SM2 signing key."""
         path = self.dir / "signing-sm2.json"
         if not path.exists():
-            from gmssl import sm2  # noqa: F401 - imported to fail early if missing
-            from gmssl.func import random_hex
+            from yiwang.core.sm2keys import sm2_new_private, sm2_public_from_private
 
-            from yiwang.core.sm2keys import sm2_public_from_private
-
-            private = random_hex(64)
+            private = sm2_new_private()
             _write_private(path, json.dumps({"private": private, "public": sm2_public_from_private(private)}).encode())
         raw = json.loads(path.read_text())
         return raw["private"], raw["public"]
