@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +22,8 @@ from yiwang.applications.schemas import (
     RatingBody,
     ReasonBody,
 )
+from yiwang.core.actor import Actor
+from yiwang.core.db import Database
 from yiwang.core.groupcommit import run_write
 from yiwang.core.web import DbSession, ReadDbSession, SignedInActor
 from yiwang.files import service as files_service
@@ -32,19 +32,24 @@ from yiwang.ratings.schemas import RatingRead
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
 
+def _plan(db: Database, actor: Actor, body: ApplicationCreate, key: str | None) -> service.FilingPlan:
+    with db.transaction(write=False) as session:
+        return service.plan_filing(session, actor, subject_kind=body.subject_kind, subject_code=body.subject_code,
+                                   data=body.data, materials=body.materials, area_code=body.area_code,
+                                   channel=body.channel, submit=body.submit, idempotency_key=key)
+
+
 @router.post("", response_model=ApplicationRead, status_code=201)
-async def create(body: ApplicationCreate, request: Request, response: Response, session: ReadDbSession,
-                 actor: SignedInActor, idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
+async def create(body: ApplicationCreate, request: Request, response: Response, actor: SignedInActor,
+                 idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
     """File an application (a draft, or submitted with ``submit``); a retry with the same
     Idempotency-Key returns the first application with 200."""
-    # Checks and look-ups in a read-only unit of work; then only the writes, in the worker's group
-    # commit: the database's write lock is held for the inserts alone (core.groupcommit).
-    plan = await run_in_threadpool(
-        partial(service.plan_filing, session, actor, subject_kind=body.subject_kind,
-                subject_code=body.subject_code, data=body.data, materials=body.materials,
-                area_code=body.area_code, channel=body.channel, submit=body.submit,
-                idempotency_key=idempotency_key))
-    app, created = await run_write(request.app.state.db, lambda s: service.file(s, actor, plan))
+    # Checks and look-ups in a short read-only unit of work whose connection is back in the pool
+    # before the write is queued (a request waiting for the group commit must not hold one: the
+    # writer needs a connection too); then only the writes, in the worker's group commit.
+    db = request.app.state.db
+    plan = await run_in_threadpool(_plan, db, actor, body, idempotency_key)
+    app, created = await run_write(db, lambda s: service.file(s, actor, plan))
     if not created:
         response.status_code = 200
     return app
