@@ -158,8 +158,8 @@ def _free_port() -> int:
 def _serve(app: str, env: dict[str, str], *, factory: bool = False) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module names
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-         "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else [])],
+        [sys.executable, "-m", "yiwang.core.server", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+         "2", "--log-level", "warning", *(["--factory"] if factory else [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
