@@ -15,7 +15,7 @@ from yiwang.core.errors import PermissionDenied
 from yiwang.core.settings import get_settings, reset_settings
 
 DOMAINS = ("identity", "audit", "areas", "registry", "ops", "demo", "workdays", "workflow", "catalog",
-           "certificates", "ratings", "notifications", "files", "applications")
+           "certificates", "ratings", "notifications", "files", "applications", "cityops")
 
 
 @click.group()
@@ -74,10 +74,10 @@ def db_upgrade(revision: str) -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="Processes; the web tier keeps no state.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web pages and APIs."""
-    import uvicorn
+    from yiwang.core.server import serve as serve_app
 
-    uvicorn.run("yiwang.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                proxy_headers=True, access_log=False)
+    serve_app("yiwang.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+              proxy_headers=True, access_log=False)
 
 
 @main.command()

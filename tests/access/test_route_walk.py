@@ -49,6 +49,8 @@ class Rule:
             return role in ("citizen", "enterprise_agent")
         if self.kind == "applicant_or":
             return role in ("citizen", "enterprise_agent") or self.permission in permissions[role]
+        if self.kind == "citizen_or":
+            return role == "citizen" or self.permission in permissions[role]
         return self.permission in permissions[role]
 
 
@@ -65,6 +67,12 @@ def applicant_or(name: str) -> Rule:
     """The applicant of the object, or staff holding ``name`` (the walk's ids are unknown: an
     applicant meets "not found", which the rule counts as let through)."""
     return Rule("applicant_or", name)
+
+
+def citizen_or(name: str) -> Rule:
+    """A citizen (a reporter of the object: the walk's ids are unknown, so they meet "not found"),
+    or staff holding ``name``."""
+    return Rule("citizen_or", name)
 
 
 def perm(name: str) -> Rule:
@@ -328,6 +336,34 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /workbench/hall": (perm("application.intake"), None),
     "POST /workbench/hall": (perm("application.intake"), form(lambda ids, t: {
         "kind": "item", "code": "NOPE", "applicant_identifier": "x", "applicant_name": "x"})),
+    # 一网统管 (cityops): the walk's event and incident ids are unknown, so allowed roles meet 404/422
+    "GET /api/v1/cityops/categories": (PUBLIC, None),
+    "POST /api/v1/cityops/categories": (perm("cityops.category.manage"), j(lambda ids, t: {
+        "code": f"WALK{t}", "name": "巡检分类"})),
+    "POST /api/v1/cityops/reports/citizen": (CITIZEN, j(lambda ids, t: {"description": "路边垃圾"})),
+    "POST /api/v1/cityops/reports/hotline": (perm("cityops.intake"), j(lambda ids, t: {
+        "description": "路边垃圾", "caller_phone": "13812345678"})),
+    "POST /api/v1/cityops/reports/patrol": (perm("cityops.patrol"), j(lambda ids, t: {"description": "路边垃圾"})),
+    "GET /api/v1/cityops/events": (perm("cityops.read"), None),
+    "POST /api/v1/cityops/events/bulk-dispatch": (perm("cityops.dispatch"), j(lambda ids, t: {
+        "event_ids": ["NOPE"], "department_id": ids["department_id"]})),
+    "GET /api/v1/cityops/events/{event_id}": (citizen_or("cityops.read"), None),
+    "POST /api/v1/cityops/events/{event_id}/triage": (perm("cityops.dispatch"), j(lambda ids, t: {})),
+    "POST /api/v1/cityops/events/{event_id}/dispatch": (perm("cityops.dispatch"), j(lambda ids, t: {
+        "department_id": ids["department_id"]})),
+    "POST /api/v1/cityops/events/{event_id}/accept": (perm("cityops.handle"), None),
+    "POST /api/v1/cityops/events/{event_id}/return": (perm("cityops.handle"), j(lambda ids, t: {"reason": "walk"})),
+    "POST /api/v1/cityops/events/{event_id}/handle": (perm("cityops.handle"), j(lambda ids, t: {"note": "walk"})),
+    "POST /api/v1/cityops/events/{event_id}/check": (perm("cityops.dispatch"), j(lambda ids, t: {"passed": True})),
+    "POST /api/v1/cityops/events/{event_id}/rating": (SIGNED_IN, j(lambda ids, t: {"score": 5})),
+    "POST /api/v1/cityops/events/{event_id}/reopen": (SIGNED_IN, j(lambda ids, t: {"reason": "walk"})),
+    "GET /api/v1/cityops/rules": (perm("cityops.read"), None),
+    "POST /api/v1/cityops/rules": (perm("cityops.route"), j(lambda ids, t: {
+        "category_code": "NOPE", "area_prefix": DISTRICT, "department_id": ids["department_id"]})),
+    "GET /api/v1/cityops/incidents": (perm("cityops.read"), None),
+    "POST /api/v1/cityops/incidents": (perm("cityops.incident"), j(lambda ids, t: {
+        "name": "walk", "area_code": DISTRICT, "categories": ["NOPE"], "department_id": ids["department_id"]})),
+    "POST /api/v1/cityops/incidents/{incident_id}/stand-down": (perm("cityops.incident"), None),
     "GET /inbox/tasks": (perm("application.decide"), None),
     "GET /inbox/tasks/{application_id}/{branch_id}": (perm("application.decide"), None),
     "POST /inbox/tasks/{application_id}/{branch_id}/decide": (perm("application.decide"), form(lambda ids, t: {

@@ -94,4 +94,5 @@ class TestTokenAndPolicy:
         lines = got.stdout.splitlines()
         assert lines[0].startswith("policy version ")
         assert "audit_admin (审计管理员) [TOTP]: audit.read, audit.verify" in lines
-        assert "dispatcher (派单员): registry.person.read" in lines
+        assert ("dispatcher (派单员): cityops.category.manage, cityops.dispatch, cityops.incident, cityops.read,"
+                " cityops.route, cityops.supervise, registry.person.read") in lines

@@ -397,8 +397,10 @@ class TestPolicy:
     def test_edit_bumps_the_version_and_reaches_actors(self, session, make_user):
         sec = service.actor_for_user(session, make_user("sec1", ("security_admin", "31")), mfa=True)
         uid = make_user("disp1", ("dispatcher", DISTRICT))
-        before = service.get_policy(session).version
-        service.set_role_permissions(session, sec, "dispatcher", {"registry.person.read", "registry.entity.read"})
+        policy = service.get_policy(session)
+        before = policy.version
+        held = set(next(r for r in policy.roles if r.code == "dispatcher").permissions)
+        service.set_role_permissions(session, sec, "dispatcher", held | {"registry.entity.read"})
         assert service.get_policy(session).version == before + 1
         assert service.actor_for_user(session, uid, mfa=False).can("registry.entity.read", area_code=STREET)
         assert audit_entries(session, action="identity.policy.update")[0][2] == {
@@ -485,7 +487,9 @@ class TestActor:
         uid = make_user("disp1", ("dispatcher", DISTRICT))
         assert service.actor_for_user(session, uid, mfa=False) == Actor(
             kind="staff", user_id=uid, username="disp1",
-            grants=(Grant("dispatcher", DISTRICT, None, frozenset({"registry.person.read"})),),
+            grants=(Grant("dispatcher", DISTRICT, None, frozenset({
+                "registry.person.read", "cityops.read", "cityops.dispatch", "cityops.route", "cityops.incident",
+                "cityops.supervise", "cityops.category.manage"})),),
         )
 
 

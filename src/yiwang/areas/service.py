@@ -260,14 +260,20 @@ def children_geojson(session: Session, code: str) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def to_wgs84(lon: float, lat: float, crs: Literal["wgs84", "gcj02"] | str = "wgs84") -> tuple[float, float]:
+    """A point as WGS-84 (GCJ-02, as phone maps give it, is converted); ``crs_invalid`` otherwise."""
+    if crs == "gcj02":
+        return geo.gcj02_to_wgs84(lon, lat)
+    if crs != "wgs84":
+        raise errors.CrsInvalid(crs=crs)
+    return lon, lat
+
+
 def locate(session: Session, lon: float, lat: float, crs: Literal["wgs84", "gcj02"] | str = "wgs84") -> AreaRead | None:
     """The grid containing the point (WGS-84, or GCJ-02 from phone maps), or None outside every grid.
 
     On an edge shared by two grids the one with the lower code wins."""
-    if crs == "gcj02":
-        lon, lat = geo.gcj02_to_wgs84(lon, lat)
-    elif crs != "wgs84":
-        raise errors.CrsInvalid(crs=crs)
+    lon, lat = to_wgs84(lon, lat, crs)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return None
     return locator.current(session).find(lon, lat)

@@ -91,6 +91,16 @@ PERMISSIONS: dict[str, PermissionInfo] = {
         PermissionInfo("application.decide", "审批办件", "Decide applications for a department", True),
         PermissionInfo("application.read", "查阅办件", "Read applications and their materials", False),
         PermissionInfo("application.supervise", "督办超期办件", "Receive escalations of overdue applications", False),
+        PermissionInfo("cityops.intake", "登记12345诉求事件", "Enter 12345 calls as city events", True),
+        PermissionInfo("cityops.patrol", "上报巡查事件", "Report city events found on patrol", True),
+        PermissionInfo("cityops.read", "查阅城市事件", "Read city events and their timelines", False),
+        PermissionInfo("cityops.dispatch", "研判派单与核查结案", "Triage, dispatch, check and close city events", True),
+        PermissionInfo("cityops.handle", "接单处置城市事件", "Accept, return and handle city events", True),
+        PermissionInfo("cityops.route", "维护派单规则", "Edit the routing rules of city events", True),
+        PermissionInfo("cityops.incident", "启动与解除战时模式", "Declare and stand down emergency incidents", True),
+        PermissionInfo("cityops.supervise", "督办超期事件", "Receive escalations of overdue city events", False),
+        PermissionInfo("cityops.category.manage", "管理事件分类与研判模型",
+                       "Manage event categories and train the classifier", True),
     )
 }
 
@@ -104,12 +114,14 @@ DEFAULT_POLICY: dict[str, frozenset[str]] = {
     | {"application.intake", "application.read"},
     "approver": frozenset(_PERSON_READ + _ENTITY_READ) | {"rating.respond"}
     | {"certificate.issue", "certificate.revoke", "certificate.read"} | {"application.decide", "application.read"},
-    "hotline_operator": frozenset(_PERSON_READ),
-    "dispatcher": frozenset({"registry.person.read"}),
-    "handler": frozenset({"registry.person.read"}),
-    "grid_worker": frozenset({"registry.person.read"}),
+    "hotline_operator": frozenset(_PERSON_READ) | {"cityops.intake", "cityops.read"},
+    "dispatcher": frozenset({"registry.person.read"})
+    | {"cityops.read", "cityops.dispatch", "cityops.route", "cityops.incident", "cityops.supervise",
+       "cityops.category.manage"},
+    "handler": frozenset({"registry.person.read"}) | {"cityops.read", "cityops.handle"},
+    "grid_worker": frozenset({"registry.person.read"}) | {"cityops.read", "cityops.handle", "cityops.patrol"},
     "leader": frozenset({"registry.person.read", "registry.entity.read"}) | {"rating.supervise", "rating.stats"}
-    | {"application.read", "application.supervise"},
+    | {"application.read", "application.supervise"} | {"cityops.read", "cityops.supervise"},
     "data_officer": frozenset({
         "registry.person.read", "registry.entity.read", "registry.person.write", "registry.entity.write",
         "registry.person.import", "registry.entity.import",

@@ -59,6 +59,27 @@ TEMPLATES: dict[str, Template] = {
     "task.escalated": Template(
         "超期办件督办", "办件 {reference}（{item}）已于 {due_date} 超期，请督促办理。",
         "Overdue application escalated", "Application {reference} ({item}) was due on {due_date}; please see it done."),
+    "cityops.report_received": Template(
+        "诉求已登记", "您上报的问题已登记为事件 {reference}，处理结果将通知您。",
+        "Report received", "Your report is registered as event {reference}; you will be told the outcome."),
+    "cityops.report_merged": Template(
+        "诉求已合并", "您上报的问题与事件 {reference} 为同一问题，已合并办理，办结后将通知您结果。",
+        "Report merged", "Your report is the same problem as event {reference}; you will be told the outcome."),
+    "cityops.event_dispatched": Template(
+        "新派单事件", "事件 {reference}（{category}）已派至您，请在 {due_at} 前处置。",
+        "Event dispatched to you", "Event {reference} ({category}) is yours; handle it by {due_at}."),
+    "cityops.event_returned": Template(
+        "事件被退单", "事件 {reference} 被退回：{reason}。请重新研判派单。",
+        "Event returned", "Event {reference} was sent back: {reason}. Please dispatch it again."),
+    "cityops.event_escalated": Template(
+        "事件超期督办", "事件 {reference}（{category}）已于 {due_at} 超期，升级至{level}督办。",
+        "Overdue event escalated", "Event {reference} ({category}) was due at {due_at}; escalated to the {level} level."),
+    "cityops.event_closed": Template(
+        "事件已办结", "您上报的事件 {reference} 已办结：{result}。欢迎评价；如未解决，可在 7 日内申请重新处理。",
+        "Event closed", "Event {reference} you reported is closed: {result}. Rate it, or reopen it within 7 days."),
+    "cityops.event_reopened": Template(
+        "事件重新处理", "事件 {reference} 被上报人重新打开：{reason}。请在 {due_at} 前处置。",
+        "Event reopened", "Event {reference} was reopened by its reporter: {reason}. Handle it by {due_at}."),
     "task.overdue": Template(
         "待办已超期", "待办 {task_id} 已于 {due_date} 超期。",
         "Task overdue", "Task {task_id} was due on {due_date} and is overdue."),

@@ -42,3 +42,9 @@ class PauseInvalid(AppError):
     code = "pause_invalid"
     status = 422
     message = "A pause cannot end ({end}) before it starts ({start})."
+
+
+class WorkingHoursInvalid(AppError):
+    code = "working_hours_invalid"
+    status = 422
+    message = "A limit must be 0 to {limit} working hours, not {hours}."

@@ -28,7 +28,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -295,6 +296,67 @@ def deadline_state(session: Session, due: date, today: date) -> DeadlineState:
     if today > due:
         return "overdue"
     return "warning" if working_days_between(session, today, due).days <= WARNING_DAYS else "ok"
+
+
+# -- working hours -----------------------------------------------------------------------------------
+
+OFFICE_HOURS: tuple[tuple[dt_time, dt_time], ...] = ((dt_time(9, 0), dt_time(12, 0)), (dt_time(13, 30), dt_time(17, 30)))
+"""Office hours of a working day, Asia/Shanghai: 09:00–12:00 and 13:30–17:30 (7 hours). Deadlines
+in working hours (一网统管 events) count only these; the lunch break, nights, weekends and holidays
+(make-up workdays count) stop the clock."""
+MAX_HOURS = MAX_DAYS * 7
+"""The longest limit, in working hours, the calendar counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class DueTime:
+    at: datetime
+    """The deadline, timezone-aware (UTC)."""
+    estimated: bool
+
+
+def _check_hours(hours: float) -> None:
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not math.isfinite(hours) \
+            or hours < 0 or hours > MAX_HOURS:
+        raise errors.WorkingHoursInvalid(hours=hours, limit=MAX_HOURS)
+
+
+def add_working_hours(session: Session, start: datetime, hours: float) -> DueTime:
+    """The moment ``hours`` office hours after ``start`` (an aware datetime): counting runs only
+    inside :data:`OFFICE_HOURS` of working days, so 2 hours from Friday 16:30 end on Monday 10:00
+    (when Monday is worked). A deadline that falls exactly at the end of a window stays there
+    (17:30, not the next morning). Refuses a naive ``start`` and a negative or absurd ``hours``."""
+    _check_hours(hours)
+    if start.tzinfo is None:
+        raise ValueError("naive datetime given to add_working_hours")
+    cal = current(session)
+    left = timedelta(minutes=round(hours * 60))
+    cursor = start.astimezone(TIMEZONE)
+    estimated = False
+    if left <= timedelta(0):
+        return DueTime(start.astimezone(UTC), False)
+    while True:
+        working, est = cal.working(cursor.date())
+        if working:
+            estimated = estimated or est
+            for begin, end in OFFICE_HOURS:
+                w_end = datetime.combine(cursor.date(), end, TIMEZONE)
+                w_begin = max(datetime.combine(cursor.date(), begin, TIMEZONE), cursor)
+                if w_begin >= w_end:
+                    continue
+                if w_end - w_begin >= left:
+                    return DueTime((w_begin + left).astimezone(UTC), estimated)
+                left -= w_end - w_begin
+        cursor = datetime.combine(cursor.date() + timedelta(days=1), dt_time(0, 0), TIMEZONE)
+
+
+def end_of_working_day(session: Session, start: datetime, days: int) -> DueTime:
+    """The close of office (17:30, Asia/Shanghai) of the ``days``-th working day after ``start``'s
+    day (0: that same day's close, even when it is not worked)."""
+    _check_days(days)
+    due = add_working_days(session, start.astimezone(TIMEZONE).date(), days)
+    close = OFFICE_HOURS[-1][1]
+    return DueTime(datetime.combine(due.date, close, TIMEZONE).astimezone(UTC), due.estimated)
 
 
 # -- the administrator's calendar -------------------------------------------------------------------

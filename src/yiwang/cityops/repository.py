@@ -1,0 +1,202 @@
+"""Queries of 一网统管. Every list is bounded and served by an index, so its cost does not grow with
+the number of events ever reported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from yiwang.cityops.models import (
+    Category,
+    ClassifierModel,
+    Escalation,
+    Event,
+    Incident,
+    Report,
+    RoutingRule,
+    TimelineEntry,
+)
+
+OPEN = ("triage", "dispatched", "accepted", "handled", "returned", "reopened")
+
+
+# -- categories ---------------------------------------------------------------------------------------
+def category(session: Session, code: str) -> Category | None:
+    return session.scalars(select(Category).where(Category.code == code)).first()
+
+
+def categories(session: Session, limit: int = 2000) -> list[Category]:
+    """The whole tree (a city has tens to a few hundred categories), in code order."""
+    return list(session.scalars(select(Category).order_by(Category.code).limit(limit)))
+
+
+# -- events -------------------------------------------------------------------------------------------
+def event(session: Session, event_id: str, *, for_update: bool = False) -> Event | None:
+    stmt = select(Event).where(Event.id == event_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def events(session: Session, event_ids: Iterable[str], *, for_update: bool = False) -> list[Event]:
+    stmt = select(Event).where(Event.id.in_(list(event_ids))).order_by(Event.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def duplicate_candidates(session: Session, category_code: str, cells: list[str], since: datetime,
+                         limit: int = 50) -> list[Event]:
+    """Open events of the category in the given cells reported since ``since``, newest first
+    (``ix_cityops_events_duplicates``: one range per cell)."""
+    return list(session.scalars(
+        select(Event).where(Event.category_code == category_code, Event.cell.in_(cells),
+                            Event.created_at >= since, Event.status.in_(OPEN))
+        .order_by(Event.created_at.desc()).limit(limit)
+    ))
+
+
+def reports(session: Session, event_id: str, limit: int = 200) -> list[Report]:
+    return list(session.scalars(
+        select(Report).where(Report.event_id == event_id).order_by(Report.created_at, Report.id).limit(limit)
+    ))
+
+
+def reporter_of(session: Session, event_id: str, user_id: str) -> Report | None:
+    """The user's report on the event, if they made one (``ix_cityops_reports_reporter_created``)."""
+    return session.scalars(
+        select(Report).where(Report.reporter_user_id == user_id, Report.event_id == event_id).limit(1)
+    ).first()
+
+
+def reporter_ids(session: Session, event_id: str, limit: int = 200) -> list[str]:
+    return [u for u in session.scalars(
+        select(Report.reporter_user_id).where(Report.event_id == event_id, Report.reporter_user_id.is_not(None),
+                                              Report.channel.in_(("citizen", "open311")))
+        .order_by(Report.created_at).limit(limit)
+    ) if u]
+
+
+def timeline(session: Session, event_id: str, limit: int = 500) -> list[TimelineEntry]:
+    return list(session.scalars(
+        select(TimelineEntry).where(TimelineEntry.event_id == event_id)
+        .order_by(TimelineEntry.at, TimelineEntry.id).limit(limit)
+    ))
+
+
+def queue(session: Session, *, prefixes: list[str], statuses: tuple[str, ...], category_code: str | None,
+          after: tuple[datetime, str] | None, limit: int) -> list[Event]:
+    """Events in the area subtrees with the statuses, earliest due first.
+
+    A district prefix (or a longer one) is one range of ``ix_cityops_events_queue`` per status; a
+    city-wide prefix is served by ``ix_cityops_events_status_due``."""
+    parts = []
+    for p in prefixes:
+        if len(p) >= 6:
+            cond = Event.district_code == p[:6]
+            if len(p) > 6:
+                cond = and_(cond, Event.area_code.startswith(p, autoescape=True))
+        else:
+            cond = Event.district_code.startswith(p, autoescape=True)
+        parts.append(cond)
+    stmt = select(Event).where(or_(*parts), Event.status.in_(statuses))
+    if category_code:
+        stmt = stmt.where(Event.category_code == category_code)
+    if after is not None:
+        due, eid = after
+        stmt = stmt.where(or_(Event.due_at > due, and_(Event.due_at == due, Event.id > eid)))
+    return list(session.scalars(stmt.order_by(Event.due_at, Event.id).limit(limit)))
+
+
+def overdue(session: Session, now: datetime, limit: int) -> list[Event]:
+    """Open events whose next escalation is due, oldest first (``ix_cityops_events_escalation``)."""
+    return list(session.scalars(
+        select(Event).where(Event.next_escalation_at.is_not(None), Event.next_escalation_at <= now)
+        .order_by(Event.next_escalation_at, Event.id).limit(limit).with_for_update(skip_locked=True)
+    ))
+
+
+def escalated(session: Session, event_id: str, level: str) -> bool:
+    return session.scalars(
+        select(Escalation.id).where(Escalation.event_id == event_id, Escalation.level == level)
+    ).first() is not None
+
+
+def labelled(session: Session, limit: int) -> list[tuple[str, str]]:
+    """(description, category) of the newest closed events, for training the classifier."""
+    return [(d, c) for d, c in session.execute(
+        select(Event.description, Event.category_code)
+        .where(Event.status == "closed", Event.category_code.is_not(None))
+        .order_by(Event.created_at.desc()).limit(limit)
+    )]
+
+
+# -- routing ------------------------------------------------------------------------------------------
+def rules_for(session: Session, category_codes: list[str], prefixes: list[str]) -> list[RoutingRule]:
+    """The current rules of the categories whose area is one of ``prefixes``."""
+    return list(session.scalars(
+        select(RoutingRule).where(RoutingRule.category_code.in_(category_codes), RoutingRule.current.is_(True),
+                                  RoutingRule.area_prefix.in_(prefixes))
+    ))
+
+
+def current_rule(session: Session, category_code: str, area_prefix: str) -> RoutingRule | None:
+    return session.scalars(
+        select(RoutingRule).where(RoutingRule.category_code == category_code, RoutingRule.area_prefix == area_prefix,
+                                  RoutingRule.current.is_(True)).with_for_update()
+    ).first()
+
+
+def last_version(session: Session, category_code: str, area_prefix: str) -> int:
+    return session.scalar(
+        select(func.max(RoutingRule.version)).where(RoutingRule.category_code == category_code,
+                                                    RoutingRule.area_prefix == area_prefix)
+    ) or 0
+
+
+def rules(session: Session, *, prefixes: list[str], category_code: str | None, limit: int) -> list[RoutingRule]:
+    """Current rules inside the area subtrees, by category and area."""
+    stmt = select(RoutingRule).where(RoutingRule.current.is_(True),
+                                     or_(*[RoutingRule.area_prefix.startswith(p, autoescape=True) for p in prefixes]))
+    if category_code:
+        stmt = stmt.where(RoutingRule.category_code == category_code)
+    return list(session.scalars(stmt.order_by(RoutingRule.category_code, RoutingRule.area_prefix).limit(limit)))
+
+
+def rule(session: Session, rule_id: str) -> RoutingRule | None:
+    return session.get(RoutingRule, rule_id)
+
+
+# -- incidents ----------------------------------------------------------------------------------------
+def active_incidents(session: Session, limit: int = 100) -> list[Incident]:
+    return list(session.scalars(
+        select(Incident).where(Incident.status == "active").order_by(Incident.declared_at.desc()).limit(limit)
+    ))
+
+
+def incidents(session: Session, *, active_only: bool, limit: int) -> list[Incident]:
+    stmt = select(Incident)
+    if active_only:
+        stmt = stmt.where(Incident.status == "active")
+    return list(session.scalars(stmt.order_by(Incident.declared_at.desc()).limit(limit)))
+
+
+def incident(session: Session, incident_id: str, *, for_update: bool = False) -> Incident | None:
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+# -- the classifier -----------------------------------------------------------------------------------
+def latest_classifier(session: Session) -> ClassifierModel | None:
+    return session.scalars(select(ClassifierModel).order_by(ClassifierModel.created_at.desc()).limit(1)).first()
+
+
+def latest_classifier_id(session: Session) -> str | None:
+    return session.scalars(
+        select(ClassifierModel.id).order_by(ClassifierModel.created_at.desc()).limit(1)
+    ).first()

@@ -1,0 +1,1111 @@
+"""Use cases of 一网统管: one intake for every channel, triage, dispatch, handling, the closed loop,
+overdue escalation and emergency mode.
+
+The life of an event::
+
+    report ─intake→ triage (待研判, manual queue) ─triage decision→ dispatched
+              └────────── placed, classified, routed ──────────→ dispatched (已派单)
+    dispatched ─accept→ accepted ─handle (finish)→ handled ─check passed→ closed (结案)
+         │                 │                          └─check failed→ accepted
+         └─return (退单)───┴──→ returned → dispatch again
+    closed ─reopen (within 7 days, by a reporter)→ reopened (same team) → accepted …
+
+Every channel's front door (随手拍, 12345, patrol, later Open311 and sensors) calls :func:`intake`:
+the report is placed (a point, WGS-84 or GCJ-02, or an area code), classified (the reporter's
+category, or the classifier's when none or a doubtful one is given and it is confident enough),
+checked for duplicates (same category, within :data:`DUPLICATE_METRES` and
+:data:`DUPLICATE_HOURS`, similar text) and routed (an active emergency incident first, then the
+most specific current routing rule). What cannot be placed, classified or routed waits in the
+triage queue: nothing is lost.
+
+Every transition writes a timeline entry and its audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yiwang.areas import service as areas_service
+from yiwang.audit import service as audit_service
+from yiwang.cityops import errors, repository, triage
+from yiwang.cityops.models import (
+    Category,
+    ClassifierModel,
+    Escalation,
+    Event,
+    Incident,
+    Report,
+    RoutingRule,
+    TimelineEntry,
+)
+from yiwang.cityops.schemas import (
+    CHANNELS,
+    LEVELS,
+    OPEN_STATUSES,
+    STATUSES,
+    URGENCIES,
+    BulkDispatchBody,
+    CategoryCreate,
+    CategoryRead,
+    CheckBody,
+    DispatchBody,
+    EventPage,
+    EventRead,
+    EventSummary,
+    HandleBody,
+    IncidentCreate,
+    IncidentRead,
+    ReportIn,
+    ReportOutcome,
+    ReportRead,
+    RuleCreate,
+    RuleRead,
+    TimelineRead,
+    TrainingRead,
+    TriageDecision,
+)
+from yiwang.core.actor import SYSTEM, Actor
+from yiwang.core.db import new_id, utcnow
+from yiwang.core.errors import AuthenticationRequired, PermissionDenied
+from yiwang.core.fieldcrypt import FieldCipher
+from yiwang.core.masking import mask
+from yiwang.files import service as files_service
+from yiwang.identity import service as identity_service
+from yiwang.notifications import service as notifications_service
+from yiwang.workdays import service as workdays_service
+
+log = logging.getLogger("yiwang.cityops")
+
+DUPLICATE_METRES = 50.0
+"""Two reports of one category this close (and within :data:`DUPLICATE_HOURS`) may be one problem."""
+DUPLICATE_HOURS = 24
+DUPLICATE_SIMILARITY = triage.SIMILARITY_THRESHOLD
+"""…and they are when their texts are at least this similar (``triage.text_similarity``, 0–1 over
+jieba words and character bigrams; 0.5 — docs/adr/0011): "井盖缺失" and "这里井盖没了" are, "井盖缺失"
+and "路灯不亮" are not."""
+CONFIDENCE_THRESHOLD = triage.CONFIDENCE_THRESHOLD
+"""The classifier's category is taken at this confidence or above; below, a dispatcher decides."""
+CELL_DEGREES = 0.001
+"""The duplicate check's grid cell: 0.001° is ≥ 66 m everywhere in China (lat ≤ 53.6°), so every
+point within 50 m of a report lies in its cell or one of the eight around it."""
+TRIAGE_HOURS = 2
+"""Working hours a dispatcher has to decide an event in the triage queue (or a returned one)."""
+REOPEN_DAYS = 7
+MAX_PHOTOS = 9
+DESCRIPTION_LIMIT = 2000
+REASON_LIMIT = 500
+BULK_LIMIT = 100
+PAGE_SIZE = 50
+ESCALATION_BATCH = 200
+TRAINING_LIMIT = 50_000
+LEVEL_UP = {"grid": "street", "street": "district", "district": "city"}
+LEVEL_NAMES = {"grid": "网格", "street": "街道", "district": "区", "city": "市"}
+_DEADLINE = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
+_PHONE = re.compile(r"^[0-9]{5,20}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_CODE_LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 15}
+
+
+# -- small helpers ------------------------------------------------------------------------------------
+def _now(at: datetime | None = None) -> datetime:
+    return (at or utcnow()).astimezone(UTC)
+
+
+def _text(value: str | None, limit: int, error: type[errors.ValidationFailed]) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > limit:
+        raise error(limit=limit)
+    return text
+
+
+def _reason(value: str | None) -> str:
+    return _text(value, REASON_LIMIT, errors.ReasonRequired)
+
+
+def _number(event_id: str, at: datetime) -> str:
+    return f"{at:%Y%m%d}{event_id[-8:].upper()}"
+
+
+def _record(session: Session, actor: Actor, ev: Event, kind: str, *, note: str | None = None,
+            detail: dict[str, Any] | None = None) -> None:
+    """One timeline entry and its audit entry, in the caller's transaction."""
+    facts = {k: v for k, v in (detail or {}).items() if v is not None}
+    session.add(TimelineEntry(id=new_id(), event_id=ev.id, kind=kind, actor=actor.label, note=note,
+                              detail=json.dumps(facts, ensure_ascii=False, sort_keys=True) if facts else None,
+                              at=utcnow()))
+    audit_service.record(session, actor, f"cityops.{kind}", target_type="event", target_id=ev.id,
+                         area_code=ev.area_code, detail={"number": ev.number, "status": ev.status, **facts})
+
+
+def _city_code(session: Session) -> str:
+    """The city's code (the root of the areas), where events not yet placed belong."""
+    code = session.info.get("cityops.city")
+    if code is None:
+        roots = areas_service.roots(session)
+        code = roots[0].code if roots else ""
+        session.info["cityops.city"] = code
+    return code
+
+
+def _require_some(actor: Actor, permission: str) -> None:
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if not actor.scopes(permission):
+        raise PermissionDenied(permission=permission)
+
+
+def _load(session: Session, event_id: str, *, for_update: bool = False) -> Event:
+    ev = repository.event(session, event_id, for_update=for_update)
+    if ev is None:
+        raise errors.EventNotFound(ref=event_id)
+    return ev
+
+
+def _deadline(spec: str) -> tuple[int, str]:
+    m = _DEADLINE.match(spec or "")
+    if not m:
+        raise errors.DeadlineInvalid(value=spec)
+    return int(m.group(1)), m.group(2)
+
+
+def _due(session: Session, start: datetime, spec: str) -> datetime:
+    """The deadline ``spec`` (``8h`` working hours, ``3d`` working days to the close of office) from ``start``."""
+    n, unit = _deadline(spec)
+    if unit == "h":
+        return workdays_service.add_working_hours(session, start, n).at
+    return workdays_service.end_of_working_day(session, start, n).at
+
+
+def _triage_due(session: Session, start: datetime) -> datetime:
+    return workdays_service.add_working_hours(session, start, TRIAGE_HOURS).at
+
+
+def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres (haversine, mean Earth radius)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _cell_xy(lon: float, lat: float) -> tuple[int, int]:
+    return math.floor(lon / CELL_DEGREES), math.floor(lat / CELL_DEGREES)
+
+
+def _cell(lon: float, lat: float) -> str:
+    x, y = _cell_xy(lon, lat)
+    return f"{x}:{y}"
+
+
+def _cells_around(lon: float, lat: float) -> list[str]:
+    x, y = _cell_xy(lon, lat)
+    return [f"{x + dx}:{y + dy}" for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+
+
+# -- categories ---------------------------------------------------------------------------------------
+def _category_read(c: Category) -> CategoryRead:
+    return CategoryRead(code=c.code, name=c.name, parent_code=c.parent_code, level=c.level, urgency=c.urgency,
+                        deadlines=json.loads(c.deadlines), active=c.active)
+
+
+def list_categories(session: Session) -> list[CategoryRead]:
+    """The category tree, in code order (public reference data)."""
+    return [_category_read(c) for c in repository.categories(session)]
+
+
+def _active_category(session: Session, code: str) -> Category:
+    c = repository.category(session, code)
+    if c is None or not c.active:
+        raise errors.CategoryUnknown(code=code)
+    return c
+
+
+def _chain(session: Session, c: Category) -> list[Category]:
+    """The category and its ancestors, most specific first (a tree is a few levels deep)."""
+    out = [c]
+    while out[-1].parent_code and len(out) < 8:
+        parent = repository.category(session, out[-1].parent_code)
+        if parent is None:
+            break
+        out.append(parent)
+    return out
+
+
+def create_category(session: Session, actor: Actor, body: CategoryCreate) -> CategoryRead:
+    """Add a category to the tree (``cityops.category.manage`` over the city); refuses a bad code,
+    an unknown parent, a deadline missing for an urgency or malformed, and a code already used."""
+    _require_some(actor, "cityops.category.manage")
+    actor.require("cityops.category.manage", area_code=_city_code(session))
+    if not _CODE.match(body.code):
+        raise errors.CategoryInvalid(code=body.code, reason="the code may hold letters, digits, '.', '-' and '_'")
+    if body.parent_code and repository.category(session, body.parent_code) is None:
+        raise errors.CategoryUnknown(code=body.parent_code)
+    for urgency in URGENCIES:
+        if urgency not in body.deadlines:
+            raise errors.CategoryInvalid(code=body.code, reason="every urgency needs a deadline")
+        _deadline(body.deadlines[urgency])
+    if repository.category(session, body.code) is not None:
+        raise errors.CategoryExists(code=body.code)
+    row = Category(id=new_id(), code=body.code, name=body.name.strip(), parent_code=body.parent_code,
+                   level=body.level, urgency=body.urgency,
+                   deadlines=json.dumps({u: body.deadlines[u] for u in URGENCIES}), active=True)
+    session.add(row)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise errors.CategoryExists(code=body.code) from None
+    audit_service.record(session, actor, "cityops.category_created", target_type="event_category",
+                         target_id=row.code, detail={"level": row.level, "urgency": row.urgency})
+    return _category_read(row)
+
+
+# -- the classifier -----------------------------------------------------------------------------------
+_MODEL_LOCK = threading.Lock()
+_MODEL: dict[str, Any] = {"id": None, "classifier": None}
+
+
+def _classifier(session: Session) -> triage.Classifier | None:
+    """The newest trained classifier, loaded once per process per model (one indexed look-up each
+    call to notice a newer one)."""
+    latest = repository.latest_classifier_id(session)
+    if latest is None:
+        return None
+    with _MODEL_LOCK:
+        if _MODEL["id"] == latest:
+            return _MODEL["classifier"]
+    row = repository.latest_classifier(session)
+    if row is None:
+        return None
+    model = triage.Classifier.from_bytes(row.data.encode("utf-8"))
+    with _MODEL_LOCK:
+        _MODEL.update(id=row.id, classifier=model)
+    return model
+
+
+def train_classifier(session: Session, actor: Actor, limit: int = TRAINING_LIMIT) -> TrainingRead:
+    """Train the classifier on the newest closed events' texts and categories and keep it; refuses
+    (``classifier_unavailable``) when there are too few labelled events."""
+    _require_some(actor, "cityops.category.manage")
+    actor.require("cityops.category.manage", area_code=_city_code(session))
+    samples = repository.labelled(session, max(1, min(limit, TRAINING_LIMIT)))
+    try:
+        model = triage.Classifier.train(samples)
+    except triage.TriageError as exc:
+        raise errors.ClassifierUnavailable(reason=exc.message, inner=exc.params) from None
+    row = ClassifierModel(id=new_id(), data=model.to_bytes().decode("utf-8"), samples=model.samples,
+                          accuracy=model.accuracy, created_by=actor.label)
+    session.add(row)
+    audit_service.record(session, actor, "cityops.classifier_trained", target_type="classifier", target_id=row.id,
+                         detail={"samples": model.samples, "categories": len(model.categories),
+                                 "accuracy": model.accuracy})
+    session.flush()
+    return TrainingRead(id=row.id, samples=model.samples, categories=list(model.categories), accuracy=model.accuracy)
+
+
+# -- placing ------------------------------------------------------------------------------------------
+class _Place:
+    """Where a report is: its area codes, or why it could not be placed."""
+
+    def __init__(self, city: str, code: str | None = None, reason: str | None = None) -> None:
+        self.reason = reason
+        self.codes: dict[str, str | None] = {level: None for level in _CODE_LENGTHS}
+        if code:
+            for level, n in _CODE_LENGTHS.items():
+                if len(code) >= n:
+                    self.codes[level] = code[:n]
+        self.area_code = code or city
+        self.district = self.codes["district"] or city
+
+    @property
+    def placed(self) -> bool:
+        return self.reason is None
+
+
+def _check_point(lon: float | None, lat: float | None) -> bool:
+    if lon is None and lat is None:
+        return False
+    if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)) \
+            or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise errors.LocationInvalid()
+    return True
+
+
+def _place(session: Session, lon: float | None, lat: float | None, area_code: str | None) -> _Place:
+    city = _city_code(session)
+    if lon is not None and lat is not None:
+        grid = areas_service.locate(session, lon, lat, "wgs84")
+        return _Place(city, grid.code) if grid is not None else _Place(city, reason="outside_city")
+    if area_code:
+        return _area_place(session, area_code)
+    return _Place(city, reason="no_location")
+
+
+def _area_place(session: Session, area_code: str) -> _Place:
+    area = areas_service.find_area(session, area_code.strip())
+    if area is None:
+        raise errors.AreaUnknown(code=area_code)
+    city = _city_code(session)
+    return _Place(city, area.code if area.level != "city" else None,
+                  None if area.level != "city" else "no_location")
+
+
+def _apply_place(ev: Event, place: _Place) -> None:
+    ev.area_code, ev.district_code = place.area_code, place.district
+    ev.grid_code, ev.community_code = place.codes["grid"], place.codes["community"]
+    ev.street_code = place.codes["street"]
+
+
+# -- routing ------------------------------------------------------------------------------------------
+def _matching_incident(session: Session, ev: Event, chain: list[Category]) -> Incident | None:
+    codes = {c.code for c in chain}
+    for inc in repository.active_incidents(session):
+        if ev.area_code.startswith(inc.area_code) and codes & set(json.loads(inc.categories)):
+            return inc
+    return None
+
+
+def _matching_rule(session: Session, ev: Event, chain: list[Category]) -> RoutingRule | None:
+    """The current rule of the most specific category, then the longest area prefix."""
+    prefixes = [ev.area_code[:n] for n in range(1, len(ev.area_code) + 1)]
+    found = [r for r in repository.rules_for(session, [c.code for c in chain], prefixes) if r.department_id]
+    if not found:
+        return None
+    rank = {c.code: i for i, c in enumerate(chain)}
+    return min(found, key=lambda r: (rank[r.category_code], -len(r.area_prefix)))
+
+
+def _to_triage(session: Session, ev: Event, reason: str, now: datetime) -> None:
+    ev.status, ev.triage_reason = "triage", reason
+    ev.due_at, ev.next_escalation_at = _triage_due(session, now), None
+
+
+def _assign(session: Session, actor: Actor, ev: Event, category: Category, *, department_id: str,
+            team_id: str | None, user_id: str | None, deadline: str, now: datetime, kind: str,
+            detail: dict[str, Any]) -> None:
+    ev.assignee_department_id, ev.assignee_team_id, ev.assignee_user_id = department_id, team_id, user_id
+    ev.status, ev.triage_reason = "dispatched", None
+    ev.due_at = _due(session, now, deadline)
+    ev.next_escalation_at = ev.due_at
+    ev.dispatched_at, ev.updated_at = now, now
+    if ev.level not in LEVELS:
+        ev.level = category.level
+    _record(session, actor, ev, kind, detail={
+        "department_id": department_id, "team_id": team_id, "user_id": user_id,
+        "due_at": ev.due_at.isoformat(), **detail})
+    _notify_assignee(session, ev, "cityops.event_dispatched", {"category": category.name})
+
+
+def _route(session: Session, actor: Actor, ev: Event, category: Category, now: datetime) -> bool:
+    """Send a placed, classified event to an active incident's team or by the routing rules; to the
+    triage queue (``no_route``) when no rule covers it. True when it was dispatched."""
+    chain = _chain(session, category)
+    incident = _matching_incident(session, ev, chain)
+    if incident is not None:
+        ev.incident_id, ev.priority = incident.id, max(ev.priority, incident.priority)
+        _assign(session, actor, ev, category, department_id=incident.department_id, team_id=incident.team_id,
+                user_id=None, deadline=incident.deadline, now=now, kind="dispatched",
+                detail={"incident_id": incident.id, "by": "incident"})
+        return True
+    rule = _matching_rule(session, ev, chain)
+    if rule is None or rule.department_id is None:
+        _to_triage(session, ev, "no_route", now)
+        _record(session, actor, ev, "triage", detail={"reason": "no_route"})
+        return False
+    ev.rule_id, ev.rule_version = rule.id, rule.version
+    _assign(session, actor, ev, category, department_id=rule.department_id, team_id=rule.team_id,
+            user_id=rule.user_id, deadline=json.loads(category.deadlines)[ev.urgency], now=now, kind="dispatched",
+            detail={"rule_id": rule.id, "rule_version": rule.version, "by": "rule"})
+    return True
+
+
+# -- notifications ------------------------------------------------------------------------------------
+def _local(at: datetime) -> str:
+    return at.astimezone(workdays_service.TIMEZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _handlers(session: Session, ev: Event) -> list[str]:
+    if ev.assignee_user_id:
+        return [ev.assignee_user_id]
+    dept = ev.assignee_team_id or ev.assignee_department_id
+    if dept is None:
+        return []
+    return identity_service.users_with_permission(session, "cityops.handle", area_code=ev.area_code,
+                                                  department_id=dept)[:50]
+
+
+def _notify_assignee(session: Session, ev: Event, template: str, params: dict[str, Any],
+                     text: dict[str, Any] | None = None) -> None:
+    for user_id in _handlers(session, ev):
+        notifications_service.notify(session, user_id, template,
+                                     {"reference": ev.number, "event_id": ev.id, "due_at": _local(ev.due_at),
+                                      **params}, text=text)
+
+
+def _notify_reporters(session: Session, ev: Event, template: str, text: dict[str, Any] | None = None) -> None:
+    for user_id in dict.fromkeys(repository.reporter_ids(session, ev.id)):
+        notifications_service.notify(session, user_id, template, {"reference": ev.number, "event_id": ev.id},
+                                     text=text)
+
+
+# -- intake: one function for every channel -----------------------------------------------------------
+def _photos(session: Session, actor: Actor, photo_ids: list[str]) -> list[str]:
+    ids = list(dict.fromkeys(photo_ids))
+    if len(ids) > MAX_PHOTOS:
+        raise errors.PhotoInvalid(limit=MAX_PHOTOS)
+    for file_id in ids:
+        stored = files_service.get(session, file_id)
+        if stored is None or stored.owner_user_id != actor.user_id or stored.purpose != "photo":
+            raise errors.PhotoInvalid(limit=MAX_PHOTOS)
+    return ids
+
+
+def _classify(session: Session, text: str) -> tuple[Category | None, float | None]:
+    model = _classifier(session)
+    prediction = model.predict(text) if model is not None else None
+    if prediction is None or prediction.confidence < CONFIDENCE_THRESHOLD:
+        return None, prediction.confidence if prediction is not None else None
+    found = repository.category(session, prediction.category)
+    if found is None or not found.active:
+        return None, prediction.confidence
+    return found, prediction.confidence
+
+
+def _find_duplicate(session: Session, category_code: str, lon: float, lat: float, text: str,
+                    now: datetime) -> Event | None:
+    """The nearest open event of the category within 50 m and 24 h whose text is similar enough."""
+    best: tuple[float, Event] | None = None
+    since = now - timedelta(hours=DUPLICATE_HOURS)
+    for ev in repository.duplicate_candidates(session, category_code, _cells_around(lon, lat), since):
+        if ev.lon is None or ev.lat is None:
+            continue
+        d = _distance_m(lon, lat, ev.lon, ev.lat)
+        if d > DUPLICATE_METRES or triage.text_similarity(text, ev.description) < DUPLICATE_SIMILARITY:
+            continue
+        if best is None or d < best[0]:
+            best = (d, ev)
+    return best[1] if best else None
+
+
+def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, caller_phone: str | None = None,
+           at: datetime | None = None) -> ReportOutcome:
+    """Take one report from any channel: place it, classify it, merge it into the event it repeats
+    or open a new event and route it. A report that cannot be placed (no location, a point outside
+    the city), classified (no or a doubtful category and an unsure classifier) or routed goes to the
+    triage queue. Refuses an empty description, an unknown category or area code, a half or absurd
+    point, photos that are not the reporter's own, a malformed caller phone."""
+    if channel not in CHANNELS:
+        raise errors.ChannelInvalid(channel=channel)
+    now = _now(at)
+    text = _text(report.description, DESCRIPTION_LIMIT, errors.DescriptionRequired)
+    photos = _photos(session, actor, report.photo_ids)
+    given = _active_category(session, report.category_code) if report.category_code else None
+    if report.urgency is not None and report.urgency not in URGENCIES:
+        raise errors.UrgencyInvalid(urgency=report.urgency)
+    phone = None
+    if caller_phone:
+        phone = re.sub(r"[\s-]", "", caller_phone)
+        if not _PHONE.match(phone):
+            raise errors.PhoneInvalid()
+    lon, lat = report.lon, report.lat
+    if _check_point(lon, lat) and report.crs == "gcj02":
+        lon, lat = areas_service.to_wgs84(lon, lat, "gcj02")  # type: ignore[arg-type]
+    place = _place(session, lon, lat, report.area_code)
+
+    category, confidence, doubt = given, None, None
+    if given is None or not report.category_sure:
+        predicted, confidence = _classify(session, text)
+        if predicted is not None:
+            category = predicted
+        else:
+            category, doubt = None, ("low_confidence" if confidence is not None or given is not None
+                                     else "no_category")
+
+    report_id = new_id()
+    row = Report(id=report_id, channel=channel, reporter_user_id=actor.user_id, description=text,
+                 category_code=report.category_code, lon=lon, lat=lat,
+                 address=(report.address or "").strip() or None, photo_ids=json.dumps(photos), created_at=now)
+    if phone:
+        cipher = FieldCipher.for_session(session)
+        row.caller_phone_enc = cipher.encrypt(phone, f"cityops.reports.phone:{report_id}")
+        row.caller_phone_index = cipher.blind_index(phone, "cityops.caller_phone")
+
+    if category is not None and lon is not None and lat is not None:
+        dup = _find_duplicate(session, category.code, lon, lat, text, now)
+        if dup is not None:
+            dup = _load(session, dup.id, for_update=True)
+            row.event_id, row.merged = dup.id, True
+            session.add(row)
+            dup.reporter_count += 1
+            dup.updated_at = now
+            _record(session, actor, dup, "merged", detail={"report_id": report_id, "channel": channel})
+            if actor.kind == "citizen" and actor.user_id:
+                notifications_service.notify(session, actor.user_id, "cityops.report_merged",
+                                             {"reference": dup.number, "event_id": dup.id})
+            session.flush()
+            log.info("report merged", extra={"event_id": dup.id, "report_id": report_id})
+            return ReportOutcome(report_id=report_id, event_id=dup.id, number=dup.number, merged=True,
+                                 status=dup.status, triage_reason=dup.triage_reason)
+
+    event_id = new_id()
+    ev = Event(id=event_id, number=_number(event_id, now), channel=channel,
+               category_code=category.code if category else None, description=text, lon=lon, lat=lat,
+               cell=_cell(lon, lat) if lon is not None and lat is not None else None, address=row.address,
+               urgency=report.urgency or (category.urgency if category else "normal"), priority=0,
+               level=category.level if category else "street", reporter_count=1, reopen_count=0,
+               classifier_confidence=confidence if category is not None and category is not given else None,
+               created_at=now, updated_at=now, due_at=now, status="triage")
+    _apply_place(ev, place)
+    session.add(ev)
+    row.event_id = event_id
+    session.add(row)
+    _record(session, actor, ev, "reported", detail={"channel": channel, "report_id": report_id,
+                                                    "category": ev.category_code,
+                                                    "confidence": ev.classifier_confidence})
+    if not place.placed or category is None:
+        reason = place.reason if not place.placed else doubt
+        _to_triage(session, ev, reason or "no_category", now)
+        _record(session, actor, ev, "triage", detail={"reason": ev.triage_reason})
+    else:
+        _route(session, actor, ev, category, now)
+    if actor.kind == "citizen" and actor.user_id:
+        notifications_service.notify(session, actor.user_id, "cityops.report_received",
+                                     {"reference": ev.number, "event_id": ev.id})
+    session.flush()
+    log.info("event opened", extra={"event_id": ev.id, "status": ev.status, "channel": channel})
+    return ReportOutcome(report_id=report_id, event_id=ev.id, number=ev.number, merged=False, status=ev.status,
+                         triage_reason=ev.triage_reason)
+
+
+def report_citizen(session: Session, actor: Actor, body: ReportIn) -> ReportOutcome:
+    """随手拍: a signed-in citizen reports a problem with photos and a map pin."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if actor.kind != "citizen":
+        raise PermissionDenied(permission="cityops.report")
+    return intake(session, actor, "citizen", body)
+
+
+def report_hotline(session: Session, actor: Actor, body: ReportIn, caller_phone: str | None) -> ReportOutcome:
+    """12345: an operator (``cityops.intake``) enters a call; the caller's phone is kept encrypted."""
+    _require_some(actor, "cityops.intake")
+    return intake(session, actor, "hotline", body, caller_phone=caller_phone)
+
+
+def report_patrol(session: Session, actor: Actor, body: ReportIn) -> ReportOutcome:
+    """巡查: a grid worker (``cityops.patrol``) reports what they found."""
+    _require_some(actor, "cityops.patrol")
+    return intake(session, actor, "patrol", body)
+
+
+# -- reading ------------------------------------------------------------------------------------------
+def _overdue(ev: Event, now: datetime) -> bool:
+    return ev.status not in ("closed", "handled") and ev.due_at < now
+
+
+def _summary(ev: Event, now: datetime) -> EventSummary:
+    return EventSummary(
+        id=ev.id, number=ev.number, channel=ev.channel, category_code=ev.category_code,
+        description=ev.description, area_code=ev.area_code, district_code=ev.district_code, status=ev.status,
+        triage_reason=ev.triage_reason, urgency=ev.urgency, priority=ev.priority, level=ev.level,
+        due_at=ev.due_at, overdue=_overdue(ev, now), assignee_department_id=ev.assignee_department_id,
+        assignee_team_id=ev.assignee_team_id, assignee_user_id=ev.assignee_user_id, incident_id=ev.incident_id,
+        reporter_count=ev.reporter_count, created_at=ev.created_at,
+    )
+
+
+def _report_read(session: Session, r: Report) -> ReportRead:
+    phone = None
+    if r.caller_phone_enc:
+        phone = mask(FieldCipher.for_session(session).decrypt(r.caller_phone_enc,
+                                                              f"cityops.reports.phone:{r.id}"), "last4")
+    return ReportRead(id=r.id, channel=r.channel, reporter_user_id=r.reporter_user_id, caller_phone=phone,
+                      description=r.description, category_code=r.category_code, lon=r.lon, lat=r.lat,
+                      address=r.address, photo_ids=json.loads(r.photo_ids or "[]"), merged=r.merged,
+                      created_at=r.created_at)
+
+
+def _read(session: Session, ev: Event, *, reports: list[Report] | None = None) -> EventRead:
+    rows = repository.reports(session, ev.id) if reports is None else reports
+    return EventRead(
+        **_summary(ev, _now()).model_dump(), lon=ev.lon, lat=ev.lat, address=ev.address, grid_code=ev.grid_code,
+        community_code=ev.community_code, street_code=ev.street_code, rule_id=ev.rule_id,
+        rule_version=ev.rule_version, classifier_confidence=ev.classifier_confidence, result=ev.result,
+        rating=ev.rating, reopen_count=ev.reopen_count, dispatched_at=ev.dispatched_at, handled_at=ev.handled_at,
+        closed_at=ev.closed_at, reports=[_report_read(session, r) for r in rows],
+        timeline=[TimelineRead(kind=t.kind, actor=t.actor, note=t.note,
+                               detail=json.loads(t.detail) if t.detail else None, at=t.at)
+                  for t in repository.timeline(session, ev.id)],
+    )
+
+
+def get_event(session: Session, actor: Actor, event_id: str) -> EventRead:
+    """An event with its reports and timeline: for staff with ``cityops.read`` over its area (the
+    read is audited: reports carry reporters), or for a citizen who reported it (their own reports only)."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if actor.kind == "citizen":
+        ev = _load(session, event_id)
+        mine = repository.reporter_of(session, ev.id, actor.user_id or "")
+        if mine is None:
+            raise PermissionDenied(permission="cityops.own", target=f"event:{event_id}")
+        return _read(session, ev, reports=[mine])
+    _require_some(actor, "cityops.read")
+    ev = _load(session, event_id)
+    actor.require("cityops.read", area_code=ev.area_code, target=f"event:{event_id}")
+    audit_service.record(session, actor, "cityops.event_read", target_type="event", target_id=ev.id,
+                         area_code=ev.area_code, purpose="事件研判处置", detail={"number": ev.number})
+    return _read(session, ev)
+
+
+def _prefixes(actor: Actor, permission: str, area: str | None) -> list[str]:
+    scopes = sorted({s.area_code for s in actor.scopes(permission)})
+    if area is None:
+        return scopes
+    inside = [area for s in scopes if area.startswith(s)]
+    return inside[:1] or [s for s in scopes if s.startswith(area)]
+
+
+def list_events(session: Session, actor: Actor, *, status: str | None = None, category_code: str | None = None,
+                area_code: str | None = None, cursor: str | None = None, limit: int = PAGE_SIZE) -> EventPage:
+    """The dispatcher's queue: events in the actor's areas (``cityops.read``), open ones by default,
+    earliest due first, with filters by status, category and area (a subtree)."""
+    _require_some(actor, "cityops.read")
+    if status is not None and status not in STATUSES:
+        raise errors.EventStatusConflict(status=status, action="listed")
+    prefixes = _prefixes(actor, "cityops.read", area_code.strip() if area_code else None)
+    if not prefixes:
+        return EventPage(items=[], next_cursor=None)
+    after = None
+    if cursor:
+        try:
+            due, eid = cursor.split("|", 1)
+            after = (datetime.fromisoformat(due), eid)
+        except ValueError:
+            after = None
+    limit = max(1, min(limit, 200))
+    rows = repository.queue(session, prefixes=prefixes, statuses=(status,) if status else OPEN_STATUSES,
+                            category_code=category_code, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    now = _now()
+    nxt = f"{rows[-1].due_at.isoformat()}|{rows[-1].id}" if more and rows else None
+    return EventPage(items=[_summary(r, now) for r in rows], next_cursor=nxt)
+
+
+# -- dispatching --------------------------------------------------------------------------------------
+def _require_dispatch(actor: Actor, ev: Event) -> None:
+    actor.require("cityops.dispatch", area_code=ev.area_code, target=f"event:{ev.id}")
+
+
+def triage_event(session: Session, actor: Actor, event_id: str, body: TriageDecision) -> EventRead:
+    """问题研判: a dispatcher over the event's area places and classifies an event of the triage
+    queue (or a returned one), which is then routed; or closes it as not a case, with the reason."""
+    _require_some(actor, "cityops.dispatch")
+    ev = _load(session, event_id, for_update=True)
+    _require_dispatch(actor, ev)
+    if ev.status not in ("triage", "returned"):
+        raise errors.EventStatusConflict(status=ev.status, action="triaged")
+    now = _now()
+    if body.decision == "invalid":
+        reason = _reason(body.reason)
+        ev.status, ev.result, ev.closed_at, ev.updated_at = "closed", reason, now, now
+        ev.next_escalation_at, ev.triage_reason = None, None
+        _record(session, actor, ev, "invalid", note=reason)
+        _notify_reporters(session, ev, "cityops.event_closed", text={"result": reason})
+        session.flush()
+        return _read(session, ev)
+    code = body.category_code or ev.category_code
+    if not code:
+        raise errors.CategoryRequired()
+    category = _active_category(session, code)
+    if body.area_code:
+        place = _area_place(session, body.area_code)
+        actor.require("cityops.dispatch", area_code=place.area_code, target=f"event:{ev.id}")
+        if place.placed:
+            _apply_place(ev, place)
+    if ev.area_code == _city_code(session):
+        raise errors.AreaRequired()
+    ev.category_code = category.code
+    ev.urgency = body.urgency or ev.urgency
+    ev.level, ev.updated_at = category.level, now
+    _record(session, actor, ev, "triaged", detail={"category": category.code, "area_code": ev.area_code,
+                                                  "urgency": ev.urgency})
+    _route(session, actor, ev, category, now)
+    session.flush()
+    return _read(session, ev)
+
+
+def _check_target(session: Session, body: DispatchBody) -> None:
+    ids = {body.department_id} | ({body.team_id} if body.team_id else set())
+    found = areas_service.departments_by_ids(session, ids)
+    for i in ids:
+        if i not in found:
+            raise errors.DepartmentUnknown(ref=i)
+
+
+def _dispatchable(session: Session, actor: Actor, ev: Event) -> Category:
+    _require_dispatch(actor, ev)
+    if ev.status not in ("triage", "returned", "dispatched"):
+        raise errors.EventStatusConflict(status=ev.status, action="dispatched")
+    if not ev.category_code or ev.area_code == _city_code(session):
+        raise errors.EventStatusConflict(status="triage", action="dispatched")
+    return _active_category(session, ev.category_code)
+
+
+def _manual(session: Session, actor: Actor, ev: Event, category: Category, body: DispatchBody,
+            now: datetime) -> None:
+    ev.urgency = body.urgency or ev.urgency
+    ev.rule_id = ev.rule_version = None
+    _assign(session, actor, ev, category, department_id=body.department_id, team_id=body.team_id,
+            user_id=body.user_id, deadline=json.loads(category.deadlines)[ev.urgency], now=now,
+            kind="dispatched", detail={"by": "dispatcher", "note": (body.note or "").strip() or None})
+
+
+def dispatch(session: Session, actor: Actor, event_id: str, body: DispatchBody) -> EventRead:
+    """派单: a dispatcher over the event's area sends a classified, placed event (waiting, returned
+    or re-dispatched) to a department, its team or one grid worker, with the category's deadline."""
+    _require_some(actor, "cityops.dispatch")
+    ev = _load(session, event_id, for_update=True)
+    category = _dispatchable(session, actor, ev)
+    _check_target(session, body)
+    _manual(session, actor, ev, category, body, _now())
+    session.flush()
+    return _read(session, ev)
+
+
+def bulk_dispatch(session: Session, actor: Actor, body: BulkDispatchBody) -> list[EventSummary]:
+    """Dispatch up to 100 events to one target at once: all of them, or none (the refusals listed)."""
+    _require_some(actor, "cityops.dispatch")
+    ids = list(dict.fromkeys(body.event_ids))
+    if not ids or len(ids) > BULK_LIMIT:
+        raise errors.BulkInvalid(limit=BULK_LIMIT)
+    _check_target(session, body)
+    rows = {e.id: e for e in repository.events(session, ids, for_update=True)}
+    problems: list[dict[str, Any]] = []
+    checked: list[tuple[Event, Category]] = []
+    for eid in ids:
+        ev = rows.get(eid)
+        try:
+            if ev is None:
+                raise errors.EventNotFound(ref=eid)
+            checked.append((ev, _dispatchable(session, actor, ev)))
+        except (errors.EventNotFound, errors.EventStatusConflict, errors.CategoryUnknown, PermissionDenied) as exc:
+            problems.append({"field": eid, "problem": exc.code, "message": exc.render()})
+    if problems:
+        raise errors.BulkRefused(count=len(problems), errors=problems)
+    now = _now()
+    for ev, category in checked:
+        _manual(session, actor, ev, category, body, now)
+    session.flush()
+    return [_summary(ev, now) for ev, _ in checked]
+
+
+# -- the assignee -------------------------------------------------------------------------------------
+def _require_assignee(actor: Actor, ev: Event) -> None:
+    """The handler must hold ``cityops.handle`` over the event's area, for its department or team;
+    a grid worker named by the rule is the only one who may take it."""
+    ok = any(actor.can("cityops.handle", area_code=ev.area_code, department_id=d)
+             for d in (ev.assignee_department_id, ev.assignee_team_id) if d)
+    if not ok:
+        raise PermissionDenied(permission="cityops.handle", area_code=ev.area_code,
+                               department_id=ev.assignee_team_id or ev.assignee_department_id,
+                               target=f"event:{ev.id}")
+    if ev.assignee_user_id and actor.user_id != ev.assignee_user_id and not actor.is_system:
+        raise errors.NotAssignee()
+
+
+def accept(session: Session, actor: Actor, event_id: str) -> EventRead:
+    """接单: the assigned team (or grid worker) accepts a dispatched or reopened event."""
+    _require_some(actor, "cityops.handle")
+    ev = _load(session, event_id, for_update=True)
+    _require_assignee(actor, ev)
+    if ev.status not in ("dispatched", "reopened"):
+        raise errors.EventStatusConflict(status=ev.status, action="accepted")
+    ev.status, ev.updated_at = "accepted", _now()
+    _record(session, actor, ev, "accepted")
+    session.flush()
+    return _read(session, ev)
+
+
+def return_event(session: Session, actor: Actor, event_id: str, reason: str) -> EventRead:
+    """退单: the assignee sends an event that is not theirs back to dispatch, with the reason."""
+    _require_some(actor, "cityops.handle")
+    ev = _load(session, event_id, for_update=True)
+    _require_assignee(actor, ev)
+    text = _reason(reason)
+    if ev.status not in ("dispatched", "reopened", "accepted"):
+        raise errors.EventStatusConflict(status=ev.status, action="returned")
+    now = _now()
+    previous = {"department_id": ev.assignee_department_id, "team_id": ev.assignee_team_id,
+                "user_id": ev.assignee_user_id}
+    ev.status, ev.updated_at = "returned", now
+    ev.assignee_department_id = ev.assignee_team_id = ev.assignee_user_id = None
+    ev.due_at, ev.next_escalation_at = _triage_due(session, now), None
+    _record(session, actor, ev, "returned", note=text, detail=previous)
+    for user_id in identity_service.users_with_permission(session, "cityops.dispatch", area_code=ev.area_code)[:50]:
+        notifications_service.notify(session, user_id, "cityops.event_returned",
+                                     {"reference": ev.number, "event_id": ev.id}, text={"reason": text})
+    session.flush()
+    return _read(session, ev)
+
+
+def handle(session: Session, actor: Actor, event_id: str, body: HandleBody) -> EventRead:
+    """处置: the assignee records an action with evidence photos; with ``finish`` and a result the
+    event is handled and waits for the dispatcher's check."""
+    _require_some(actor, "cityops.handle")
+    ev = _load(session, event_id, for_update=True)
+    _require_assignee(actor, ev)
+    if ev.status != "accepted":
+        raise errors.EventStatusConflict(status=ev.status, action="handled")
+    photos = _photos(session, actor, body.photo_ids)
+    note = (body.note or "").strip() or None
+    now = _now()
+    if body.finish:
+        result = _text(body.result, DESCRIPTION_LIMIT, errors.DescriptionRequired)
+        ev.status, ev.result, ev.handled_at, ev.next_escalation_at = "handled", result, now, None
+        ev.updated_at = now
+        _record(session, actor, ev, "handled", note=note or result, detail={"photo_ids": photos or None})
+    else:
+        if note is None and not photos:
+            raise errors.DescriptionRequired(limit=DESCRIPTION_LIMIT)
+        ev.updated_at = now
+        _record(session, actor, ev, "action", note=note, detail={"photo_ids": photos or None})
+    session.flush()
+    return _read(session, ev)
+
+
+def check(session: Session, actor: Actor, event_id: str, body: CheckBody) -> EventRead:
+    """核查: a dispatcher over the event's area closes a handled event (its reporters are told the
+    result) or sends it back to the handler with the reason."""
+    _require_some(actor, "cityops.dispatch")
+    ev = _load(session, event_id, for_update=True)
+    _require_dispatch(actor, ev)
+    if ev.status != "handled":
+        raise errors.EventStatusConflict(status=ev.status, action="checked")
+    now = _now()
+    if body.passed:
+        ev.status, ev.closed_at, ev.updated_at = "closed", now, now
+        _record(session, actor, ev, "closed", note=(body.note or "").strip() or None)
+        _notify_reporters(session, ev, "cityops.event_closed", text={"result": ev.result or ""})
+    else:
+        reason = _reason(body.note)
+        ev.status, ev.updated_at, ev.next_escalation_at = "accepted", now, max(ev.due_at, now)
+        _record(session, actor, ev, "check_failed", note=reason)
+    session.flush()
+    return _read(session, ev)
+
+
+# -- the reporter -------------------------------------------------------------------------------------
+def _own_report(session: Session, actor: Actor, event_id: str) -> Event:
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    ev = _load(session, event_id, for_update=True)
+    if actor.user_id is None or repository.reporter_of(session, ev.id, actor.user_id) is None:
+        raise errors.NotReporter()
+    return ev
+
+
+def rate(session: Session, actor: Actor, event_id: str, score: int, comment: str | None = None) -> EventRead:
+    """A reporter rates a closed event once, 1 to 5."""
+    ev = _own_report(session, actor, event_id)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise errors.ScoreInvalid()
+    if ev.status != "closed":
+        raise errors.EventStatusConflict(status=ev.status, action="rated")
+    if ev.rating is not None:
+        raise errors.AlreadyRated()
+    ev.rating, ev.updated_at = score, _now()
+    _record(session, actor, ev, "rated", note=(comment or "").strip()[:REASON_LIMIT] or None, detail={"score": score})
+    session.flush()
+    return _read(session, ev, reports=[r for r in [repository.reporter_of(session, ev.id, actor.user_id or "")] if r])
+
+
+def reopen(session: Session, actor: Actor, event_id: str, reason: str) -> EventRead:
+    """A reporter reopens a closed event within 7 days when it is not fixed: it goes back to the same
+    team with its history and a new deadline (to dispatch when it never had a team)."""
+    ev = _own_report(session, actor, event_id)
+    text = _reason(reason)
+    if ev.status != "closed":
+        raise errors.EventStatusConflict(status=ev.status, action="reopened")
+    now = _now()
+    closed = ev.closed_at or now
+    if now - closed > timedelta(days=REOPEN_DAYS):
+        raise errors.ReopenExpired(days=REOPEN_DAYS, closed_on=_local(closed)[:10])
+    ev.reopen_count += 1
+    ev.closed_at, ev.handled_at, ev.updated_at = None, None, now
+    if ev.assignee_department_id and ev.category_code:
+        category = _active_category(session, ev.category_code)
+        ev.status = "reopened"
+        ev.due_at = _due(session, now, json.loads(category.deadlines)[ev.urgency])
+        ev.next_escalation_at = ev.due_at
+        _record(session, actor, ev, "reopened", note=text, detail={"due_at": ev.due_at.isoformat()})
+        _notify_assignee(session, ev, "cityops.event_reopened", {}, text={"reason": text})
+    else:
+        _to_triage(session, ev, "reopened", now)
+        _record(session, actor, ev, "reopened", note=text)
+    session.flush()
+    return _read(session, ev, reports=[r for r in [repository.reporter_of(session, ev.id, actor.user_id or "")] if r])
+
+
+# -- the worker: overdue escalation (超期督办) ----------------------------------------------------------
+def _level_area(session: Session, ev: Event, level: str) -> str:
+    if level == "street" and ev.street_code:
+        return ev.street_code
+    if level in ("street", "district") and len(ev.district_code) >= 6:
+        return ev.district_code
+    return _city_code(session)
+
+
+def escalate_overdue(session: Session, at: datetime | None = None, batch: int = ESCALATION_BATCH) -> int:
+    """Raise each overdue open event one level (grid → street → district → city) and tell that
+    level's supervisors (``cityops.supervise``); each level at most once per event. The next level
+    follows one more deadline's span later if it is still not handled. Returns how many escalated."""
+    now = _now(at)
+    count = 0
+    for ev in repository.overdue(session, now, batch):
+        nxt = LEVEL_UP.get(ev.level)
+        if ev.status in ("closed", "handled", "triage", "returned") or nxt is None:
+            ev.next_escalation_at = None
+            continue
+        span = max((ev.due_at - (ev.dispatched_at or ev.created_at)), timedelta(hours=1))
+        scheduled = ev.next_escalation_at or now
+        ev.level = nxt
+        ev.next_escalation_at = None if nxt == "city" else scheduled + span
+        if repository.escalated(session, ev.id, nxt):
+            continue
+        area = _level_area(session, ev, nxt)
+        session.add(Escalation(id=new_id(), event_id=ev.id, level=nxt, area_code=area, at=now))
+        heads = identity_service.users_with_permission(session, "cityops.supervise", area_code=area)[:50]
+        category = repository.category(session, ev.category_code) if ev.category_code else None
+        for user_id in heads:
+            notifications_service.notify(session, user_id, "cityops.event_escalated", {
+                "reference": ev.number, "event_id": ev.id, "category": category.name if category else "",
+                "due_at": _local(ev.due_at), "level": LEVEL_NAMES[nxt]})
+        _record(session, SYSTEM, ev, "escalated",
+                detail={"level": nxt, "area_code": area, "due_at": ev.due_at.isoformat(), "notified": len(heads)})
+        count += 1
+    session.flush()
+    if count:
+        log.info("overdue events escalated", extra={"count": count})
+    return count
+
+
+# -- routing rules ------------------------------------------------------------------------------------
+def _rule_read(r: RoutingRule) -> RuleRead:
+    return RuleRead.model_validate(r)
+
+
+def create_rule(session: Session, actor: Actor, body: RuleCreate) -> RuleRead:
+    """A new version of the (category, area) routing rule (``cityops.route`` over the area); the
+    previous version stops routing but stays for the events it routed. ``department_id`` None
+    retires the rule."""
+    _require_some(actor, "cityops.route")
+    prefix = (body.area_prefix or "").strip()
+    if not prefix:
+        raise errors.RuleInvalid()
+    actor.require("cityops.route", area_code=prefix, target=f"routing_rule:{body.category_code}:{prefix}")
+    _active_category(session, body.category_code)
+    if areas_service.find_area(session, prefix) is None:
+        raise errors.AreaUnknown(code=prefix)
+    if body.department_id:
+        _check_target(session, DispatchBody(department_id=body.department_id, team_id=body.team_id))
+    elif body.team_id or body.user_id:
+        raise errors.RuleInvalid()
+    old = repository.current_rule(session, body.category_code, prefix)
+    if old is not None:
+        old.current = False
+        session.flush()
+    row = RoutingRule(id=new_id(), category_code=body.category_code, area_prefix=prefix,
+                      version=repository.last_version(session, body.category_code, prefix) + 1, current=True,
+                      department_id=body.department_id, team_id=body.team_id, user_id=body.user_id,
+                      created_by=actor.label, created_at=_now())
+    session.add(row)
+    session.flush()
+    audit_service.record(session, actor, "cityops.rule_changed", target_type="routing_rule", target_id=row.id,
+                         area_code=prefix, detail={"category": row.category_code, "version": row.version,
+                                                   "department_id": row.department_id, "team_id": row.team_id,
+                                                   "user_id": row.user_id, "replaces": old.id if old else None})
+    return _rule_read(row)
+
+
+def list_rules(session: Session, actor: Actor, *, category_code: str | None = None, area_code: str | None = None,
+               limit: int = 200) -> list[RuleRead]:
+    """The current routing rules inside the actor's areas (``cityops.read``)."""
+    _require_some(actor, "cityops.read")
+    prefixes = _prefixes(actor, "cityops.read", area_code.strip() if area_code else None)
+    if not prefixes:
+        return []
+    return [_rule_read(r) for r in repository.rules(session, prefixes=prefixes, category_code=category_code,
+                                                    limit=max(1, min(limit, 500)))]
+
+
+# -- emergency incidents (战时模式) -------------------------------------------------------------------
+def _incident_read(i: Incident) -> IncidentRead:
+    return IncidentRead(id=i.id, name=i.name, area_code=i.area_code, categories=json.loads(i.categories),
+                        department_id=i.department_id, team_id=i.team_id, deadline=i.deadline, priority=i.priority,
+                        status=i.status, declared_by=i.declared_by, declared_at=i.declared_at,
+                        stood_down_by=i.stood_down_by, stood_down_at=i.stood_down_at)
+
+
+def declare_incident(session: Session, actor: Actor, body: IncidentCreate) -> IncidentRead:
+    """战时模式: an authorised dispatcher (``cityops.incident`` over the area) declares an incident:
+    from now on, new events of its categories in its area subtree go to its department or team with
+    its deadline and priority."""
+    _require_some(actor, "cityops.incident")
+    area = (body.area_code or "").strip()
+    if not body.name.strip() or not area or not body.categories:
+        raise errors.IncidentInvalid()
+    actor.require("cityops.incident", area_code=area, target=f"area:{area}")
+    if areas_service.find_area(session, area) is None:
+        raise errors.AreaUnknown(code=area)
+    codes = list(dict.fromkeys(body.categories))
+    for code in codes:
+        _active_category(session, code)
+    _deadline(body.deadline)
+    _check_target(session, DispatchBody(department_id=body.department_id, team_id=body.team_id))
+    row = Incident(id=new_id(), name=body.name.strip(), area_code=area, categories=json.dumps(codes),
+                   department_id=body.department_id, team_id=body.team_id, deadline=body.deadline,
+                   priority=body.priority, status="active", declared_by=actor.label, declared_at=_now())
+    session.add(row)
+    session.flush()
+    audit_service.record(session, actor, "cityops.incident_declared", target_type="incident", target_id=row.id,
+                         area_code=area, detail={"categories": codes, "department_id": row.department_id,
+                                                 "team_id": row.team_id, "deadline": row.deadline,
+                                                 "priority": row.priority})
+    log.info("emergency incident declared", extra={"incident_id": row.id, "area_code": area})
+    return _incident_read(row)
+
+
+def stand_down(session: Session, actor: Actor, incident_id: str) -> IncidentRead:
+    """Stand an incident down: new events route by the normal rules again (events it already
+    routed stay with its team)."""
+    _require_some(actor, "cityops.incident")
+    row = repository.incident(session, incident_id, for_update=True)
+    if row is None:
+        raise errors.IncidentNotFound(ref=incident_id)
+    actor.require("cityops.incident", area_code=row.area_code, target=f"incident:{incident_id}")
+    if row.status != "active":
+        raise errors.IncidentClosed()
+    row.status, row.stood_down_by, row.stood_down_at = "stood_down", actor.label, _now()
+    session.flush()
+    audit_service.record(session, actor, "cityops.incident_stood_down", target_type="incident", target_id=row.id,
+                         area_code=row.area_code, detail={"name": row.name})
+    log.info("emergency incident stood down", extra={"incident_id": row.id})
+    return _incident_read(row)
+
+
+def list_incidents(session: Session, actor: Actor, *, active_only: bool = False, limit: int = 50) -> list[IncidentRead]:
+    """Incidents, newest first (everyone with ``cityops.read`` sees the city's emergency state)."""
+    _require_some(actor, "cityops.read")
+    return [_incident_read(i) for i in repository.incidents(session, active_only=active_only,
+                                                            limit=max(1, min(limit, 200)))]
