@@ -139,3 +139,35 @@ class TestIdentityGeneration:
         assert done.returncode == 0, done.stderr
         refused = _me(client, plaintext)
         assert (refused.status_code, refused.json()["error"]) == (401, "invalid_token")
+
+
+READ_ONLY_ROUTE = "/api/v1/applications"
+
+
+class TestLastUsed:
+    """The actor is loaded in a read-only unit of work; the "last used / last seen" update it is
+    due for is written afterwards through the group commit, and is there when the response is."""
+
+    def test_a_tokens_first_use_is_recorded(self, client, session, make_user):
+        _uid, plaintext = _token(session, make_user)
+        assert session.scalars(select(ApiToken.last_used_at)).one() is None
+        session.commit()
+        # A route with only a read-only unit of work of its own (staff are refused it, after the
+        # actor was loaded: the update does not depend on the answer).
+        answer = client.get(READ_ONLY_ROUTE, headers={"Authorization": f"Bearer {plaintext}"})
+        assert answer.status_code in (200, 403)
+        session.expire_all()
+        assert session.scalars(select(ApiToken.last_used_at)).one() is not None
+
+    def test_a_stale_session_is_touched(self, client, session, make_user):
+        from yiwang.identity.models import UserSession
+
+        make_user("disp1", ("dispatcher", DISTRICT))
+        login(client, "disp1")
+        old = utcnow() - timedelta(hours=1)
+        session.execute(update(UserSession).values(last_seen_at=old))
+        session.commit()
+        getattr(client.app.state, "actor_cache", ActorCache(client.app.state.settings))._entries.clear()
+        assert client.get(READ_ONLY_ROUTE).status_code in (200, 403)
+        session.expire_all()
+        assert session.scalars(select(UserSession.last_seen_at)).one() > old

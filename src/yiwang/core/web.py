@@ -22,9 +22,10 @@ commit in the same thread, and the response is validated on the loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,7 +39,10 @@ from starlette.concurrency import run_in_threadpool
 from yiwang.core.actor import ANONYMOUS, Actor
 from yiwang.core.context import current_request_id, locale_var
 from yiwang.core.errors import AppError, AuthenticationRequired, ValidationFailed
+from yiwang.core.groupcommit import run_write
 from yiwang.core.i18n import DEFAULT_LOCALE, translate
+
+log = logging.getLogger("yiwang.web")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -144,9 +148,14 @@ def _has_credentials(request: Request) -> bool:
     return any(name.startswith("yiwang_session") for name in request.cookies)
 
 
-def _load_in_own_unit_of_work(request: Request, loader: Any) -> Actor:
-    with request.app.state.db.transaction() as session:
+def _load_read_only(request: Request, loader: Any) -> Actor:
+    with request.app.state.db.transaction(write=False) as session:
         return loader(request, session)
+
+
+def _run_all(writes: list[Callable[[Session], None]], session: Session) -> None:
+    for write in writes:
+        write(session)
 
 
 async def get_actor(request: Request) -> Actor:
@@ -170,9 +179,16 @@ async def get_actor(request: Request) -> Actor:
                 # This request is already in the write gate: load in its unit of work, as before.
                 actor = await run_in_threadpool(loader, request, own)
             else:
-                gate = _write_gate(request)
-                async with gate if gate is not None else contextlib.nullcontext():
-                    actor = await run_in_threadpool(_load_in_own_unit_of_work, request, loader)
+                # Reads only, so no write turn to wait for; the occasional "last used" update the
+                # loader leaves behind goes to the worker's group commit (core.groupcommit).
+                actor = await run_in_threadpool(_load_read_only, request, loader)
+                writes = getattr(request.state, "auth_writes", None)
+                if writes:
+                    request.state.auth_writes = None
+                    try:
+                        await run_write(request.app.state.db, partial(_run_all, writes))
+                    except Exception:  # noqa: BLE001 - a bookkeeping update never fails the request
+                        log.warning("last-used update failed", exc_info=True)
     request.state.actor = actor
     return actor
 

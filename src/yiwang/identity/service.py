@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -885,6 +885,10 @@ def resolve_session(session: Session, token: str, *, now: datetime | None = None
     return row, user
 
 
+Touch = Callable[[Session], None]
+"""A "last seen / last used" update, to run in a write unit of work (see ``defer`` below)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     """What the web tier needs of a live session besides the actor."""
@@ -895,9 +899,12 @@ class SessionInfo:
     csrf_secret: str
 
 
-def load_session(session: Session, token: str, *, now: datetime | None = None) -> tuple[SessionInfo, Actor] | None:
+def load_session(session: Session, token: str, *, now: datetime | None = None,
+                 defer: Callable[[Touch], None] | None = None) -> tuple[SessionInfo, Actor] | None:
     """The live session of a cookie token and its actor, or None (unknown, expired, inactive user):
-    the per-request path, three indexed reads (session ⋈ user, policy version, grants)."""
+    the per-request path, three indexed reads (session ⋈ user, policy version, grants). With
+    ``defer``, the occasional "last seen" update is handed to it instead of written here (so the
+    look-up can run in a read-only unit of work)."""
     now = now or utcnow()
     if not token or len(token) > 128:
         return None
@@ -905,7 +912,7 @@ def load_session(session: Session, token: str, *, now: datetime | None = None) -
     if row is None or row.expires_at <= now or not row.is_active:
         return None
     if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_SECONDS:
-        repo.touch_session(session, row.token_hash, now)
+        _touch(session, defer, lambda s, h=row.token_hash: repo.touch_session(s, h, now))
     actor = _actor_from_rows(session, row, repo.grant_rows_for_actor(session, row.id), mfa=row.mfa)
     return SessionInfo(row.token_hash, row.id, row.mfa, row.csrf_secret), actor
 
@@ -1009,8 +1016,17 @@ def revoke_token(session: Session, actor: Actor, token_id: str, *, now: datetime
     return _token_read(row)
 
 
-def actor_for_token(session: Session, plaintext: str, *, now: datetime | None = None) -> Actor | None:
-    """The actor of a bearer token, or None when it is unknown, expired or revoked.
+def _touch(session: Session, defer: Callable[[Touch], None] | None, fn: Touch) -> None:
+    if defer is None:
+        fn(session)
+    else:
+        defer(fn)
+
+
+def actor_for_token(session: Session, plaintext: str, *, now: datetime | None = None,
+                    defer: Callable[[Touch], None] | None = None) -> Actor | None:
+    """The actor of a bearer token, or None when it is unknown, expired or revoked (``defer``: as
+    for :func:`load_session`).
 
     A token is a 256-bit random secret issued only to a TOTP-verified session or by an
     administrator, so it acts with the two-factor roles (``mfa=True``)."""
@@ -1029,7 +1045,7 @@ def actor_for_token(session: Session, plaintext: str, *, now: datetime | None = 
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) or not user.is_active:
         return None
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
-        repo.touch_token(session, row.id, now)
+        _touch(session, defer, lambda s, i=row.id: repo.touch_token(s, i, now))
     return build_actor(session, user, mfa=True)
 
 

@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -316,9 +317,12 @@ class ActorLoader:
         cache = _cache(request)
         # Taken before reading, so a change committed meanwhile makes this entry stale at once.
         stamp, expires = cache.stamp(), time.monotonic() + cache.ttl
+        # In a read-only unit of work, "last used / last seen" updates are left for the web tier
+        # to write afterwards (``request.state.auth_writes``, see core.web.get_actor).
+        defer = partial(_defer_write, request) if session.info.get("read_only") else None
         token = bearer_token(request)
         if token is not None:
-            actor = service.actor_for_token(session, token)
+            actor = service.actor_for_token(session, token, defer=defer)
             if actor is None:
                 raise InvalidToken()
             request.state.auth_via = "token"
@@ -326,7 +330,7 @@ class ActorLoader:
             return actor
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            found = service.load_session(session, cookie)
+            found = service.load_session(session, cookie, defer=defer)
             if found is not None:
                 info, actor = found
                 _check_session_csrf(request, info.csrf_secret)
@@ -336,6 +340,10 @@ class ActorLoader:
                 cache.put(_key("s:", cookie), _Entry(actor, expires, stamp, info.csrf_secret))
                 return actor
         return ANONYMOUS
+
+
+def _defer_write(request: Request, fn: Callable[[Session], None]) -> None:
+    request.state.auth_writes = [*(getattr(request.state, "auth_writes", None) or ()), fn]
 
 
 load_actor = ActorLoader()
