@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,15 @@ def _truncate_pg(url: str) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
+        # A connection an earlier test's app left in a transaction would make TRUNCATE wait for
+        # ever (it happened once in CI): end it, say so, and never wait more than a minute.
+        ended = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")).scalar()
+        if ended:
+            warnings.warn(f"{ended} connection(s) of an earlier test were left in a transaction; ended them",
+                          stacklevel=1)
+        conn.execute(text("SET lock_timeout = '60s'"))
         # Replica mode disables the audit table's guard triggers for the reset only.
         conn.execute(text("SET session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

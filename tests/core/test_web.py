@@ -69,6 +69,20 @@ class TestRunUnitOfWork:
         app.state.db.dispose()
 
 
+class TestUnitOfWorkEnds:
+    """A route's unit of work is over when its answer is: committed or rolled back, its connection
+    back in the pool (a session left open keeps its transaction and, on PostgreSQL, its locks)."""
+
+    @pytest.mark.parametrize("path", ["/t/sync/-1", "/t/async/-1", "/t/sync/3", "/t/async/4"])
+    def test_connection_is_back_when_the_answer_is_sent(self, settings, db, path):
+        app = _app_with_routes(settings)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            for _ in range(5):
+                client.post(path)
+                assert app.state.db.engine.pool.checkedout() == 0
+        app.state.db.dispose()
+
+
 class TestWriteGate:
     def test_more_writers_than_threads_all_commit(self, settings, db):
         """With two pool threads, writers holding SQLite's lock between hops used to starve the

@@ -107,6 +107,7 @@ class Event(IdMixin, Base):
         Index("ix_cityops_events_assignee", "assignee_department_id", "status", "due_at"),
         Index("ix_cityops_events_escalation", "next_escalation_at"),
         Index("ix_cityops_events_incident", "incident_id"),
+        Index("ix_cityops_events_created", "created_at", "id"),  # Open311 requests by date
     )
 
 
@@ -149,7 +150,10 @@ class TimelineEntry(IdMixin, Base):
     """Facts of the step as JSON (ids, codes, levels, photo file ids): nothing personal."""
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_cityops_timeline_event_at", "event_id", "at"),)
+    __table_args__ = (
+        Index("ix_cityops_timeline_event_at", "event_id", "at"),
+        Index("ix_cityops_timeline_at", "at", "id"),  # Open311 servicerequestupdates by time
+    )
 
 
 class Escalation(IdMixin, Base):

@@ -22,6 +22,7 @@ commit in the same thread, and the response is validated on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -78,9 +80,12 @@ def _write_gate(request: Request) -> asyncio.Semaphore | None:
     return gate
 
 
-async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
+@contextlib.asynccontextmanager
+async def _unit_of_work(request: Request, write: bool) -> AsyncIterator[Session]:
     # Making a session does no I/O (it connects on first use), so this runs on the event loop; the
-    # commit or rollback is one hop to the thread pool when the route is done.
+    # commit or rollback is one hop to the thread pool when the route is done. The ending is
+    # shielded from cancellation (a client that hangs up): a session left open would keep its
+    # connection, its transaction and, on PostgreSQL, its locks.
     gate = _write_gate(request) if write else None
     if gate is not None:
         await gate.acquire()
@@ -92,11 +97,13 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            await run_in_threadpool(_finish, session, False)
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_finish, session, False)
             raise
         else:
             if session.in_transaction() and write:
-                await run_in_threadpool(_finish, session, True)
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(_finish, session, True)
             else:
                 # A read-only unit of work has nothing to commit: closing hands the connection back
                 # to the pool (which ends the read transaction) without another hop to the thread pool.
@@ -108,13 +115,15 @@ async def _session(request: Request, write: bool) -> AsyncIterator[Session]:
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: committed when the route returns, rolled back if it raises."""
-    async for session in _session(request, write=True):
+    # ``async with``, not ``async for`` over a generator: an error thrown in here must reach the
+    # unit of work at once (with ``async for`` it only did when the inner generator was collected).
+    async with _unit_of_work(request, write=True) as session:
         yield session
 
 
 async def get_read_db(request: Request) -> AsyncIterator[Session]:
     """A read-only unit of work for hot read paths (never waits for SQLite's writer)."""
-    async for session in _session(request, write=False):
+    async with _unit_of_work(request, write=False) as session:
         yield session
 
 
