@@ -348,6 +348,22 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "POST /api/v1/cityops/events/bulk-dispatch": (perm("cityops.dispatch"), j(lambda ids, t: {
         "event_ids": ["NOPE"], "department_id": ids["department_id"]})),
     "GET /api/v1/cityops/events/{event_id}": (citizen_or("cityops.read"), None),
+    # 一网统管 pages: the citizen's reports, the console, the inbox, the event page, 12345
+    "GET /report": (CITIZEN, None),
+    "POST /report": (CITIZEN, form(lambda ids, t: {"description": "路边垃圾", "category": "unsure"})),
+    "GET /my/reports": (CITIZEN, None),
+    "GET /my/reports/{event_id}": (CITIZEN, None),
+    "POST /my/reports/{event_id}/rating": (CITIZEN, form(lambda ids, t: {"score": "5"})),
+    "POST /my/reports/{event_id}/reopen": (CITIZEN, form(lambda ids, t: {"reason": "walk"})),
+    "GET /cityops/events/{event_id}": (perm("cityops.read"), None),
+    "POST /cityops/events/{event_id}/{action}": (perm("cityops.read"), form(lambda ids, t: {"reason": "walk"})),
+    "GET /cityops/console": (perm("cityops.dispatch"), None),
+    "POST /cityops/console/dispatch": (perm("cityops.dispatch"), form(lambda ids, t: {"target": "x"})),
+    "GET /cityops/inbox": (perm("cityops.handle"), None),
+    "GET /cityops/hotline": (perm("cityops.intake"), None),
+    "POST /cityops/hotline": (perm("cityops.intake"), form(lambda ids, t: {"description": "路边垃圾"})),
+    "GET /cityops/hotline/suggest": (perm("cityops.intake"), None),
+    "POST /cityops/hotline/caller": (perm("cityops.intake"), form(lambda ids, t: {"caller_phone": "13800000000"})),
     "POST /api/v1/cityops/events/{event_id}/triage": (perm("cityops.dispatch"), j(lambda ids, t: {})),
     "POST /api/v1/cityops/events/{event_id}/dispatch": (perm("cityops.dispatch"), j(lambda ids, t: {
         "department_id": ids["department_id"]})),
@@ -364,6 +380,17 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "POST /api/v1/cityops/incidents": (perm("cityops.incident"), j(lambda ids, t: {
         "name": "walk", "area_code": DISTRICT, "categories": ["NOPE"], "department_id": ids["department_id"]})),
     "POST /api/v1/cityops/incidents/{incident_id}/stand-down": (perm("cityops.incident"), None),
+    # Open311 GeoReport v2: public reads; a POST is allowed by its api_key form field (not the bearer
+    # header), so its answer depends on the credentials sent, not on the role (tests/cityops/test_open311.py)
+    "GET /open311/v2/discovery.{fmt}": (PUBLIC, None),
+    "GET /open311/v2/services.{fmt}": (PUBLIC, None),
+    "GET /open311/v2/services/{service_code}.{fmt}": (PUBLIC, None),
+    "POST /open311/v2/requests.{fmt}": (CREDENTIALS, form(lambda ids, t: {"service_code": "SRHJ.LJ", "lat": "31.2",
+                                                                         "long": "121.2", "description": "路边垃圾"})),
+    "GET /open311/v2/tokens/{token}.{fmt}": (PUBLIC, None),
+    "GET /open311/v2/requests.{fmt}": (PUBLIC, None),
+    "GET /open311/v2/requests/{service_request_id}.{fmt}": (PUBLIC, None),
+    "GET /open311/v2/servicerequestupdates.{fmt}": (PUBLIC, None),
     "GET /inbox/tasks": (perm("application.decide"), None),
     "GET /inbox/tasks/{application_id}/{branch_id}": (perm("application.decide"), None),
     "POST /inbox/tasks/{application_id}/{branch_id}/decide": (perm("application.decide"), form(lambda ids, t: {

@@ -3,9 +3,9 @@ triage, dispatch, the assignee's steps, the reporter's feedback, routing rules a
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
-from yiwang.cityops import service
+from yiwang.cityops import open311, service
 from yiwang.cityops.schemas import (
     BulkDispatchBody,
     CategoryCreate,
@@ -160,3 +160,9 @@ def declare(body: IncidentCreate, session: DbSession, actor: SignedInActor) -> I
 def stand_down(incident_id: str, session: DbSession, actor: SignedInActor) -> IncidentRead:
     """Stand an incident down: routing returns to the normal rules (cityops.incident)."""
     return service.stand_down(session, actor, incident_id)
+
+
+def install(app: FastAPI) -> None:
+    """Mount Open311 GeoReport v2 at /open311/v2 with its own error shape (cityops.open311)."""
+    app.include_router(open311.router)
+    open311.install(app)

@@ -200,3 +200,100 @@ def latest_classifier_id(session: Session) -> str | None:
     return session.scalars(
         select(ClassifierModel.id).order_by(ClassifierModel.created_at.desc()).limit(1)
     ).first()
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+def reports_of(session: Session, user_id: str, limit: int) -> list[tuple[Report, Event]]:
+    """The user's own reports with their events, newest first (``ix_cityops_reports_reporter_created``)."""
+    return [(r, e) for r, e in session.execute(
+        select(Report, Event).join(Event, Event.id == Report.event_id)
+        .where(Report.reporter_user_id == user_id).order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
+    ).tuples()]
+
+
+def assigned(session: Session, *, department_id: str, team_id: str | None, statuses: tuple[str, ...],
+             limit: int) -> list[Event]:
+    """Events assigned to a department (and, when given, its team), earliest due first
+    (``ix_cityops_events_assignee``: one range per status)."""
+    stmt = select(Event).where(Event.assignee_department_id == department_id, Event.status.in_(statuses))
+    if team_id is not None:
+        stmt = stmt.where(Event.assignee_team_id == team_id)
+    return list(session.scalars(stmt.order_by(Event.due_at, Event.id).limit(limit)))
+
+
+def open_counts_by_grid(session: Session, district_code: str, prefix: str, limit: int = 5000) -> list[tuple[str, int]]:
+    """(area code, open events) in one district's subtree ``prefix`` — the grid where an event is
+    placed in one, else the street or community it was placed in: one range of
+    ``ix_cityops_events_queue`` per open status, so the cost follows the open events, not history."""
+    stmt = select(Event.area_code, func.count()).where(Event.district_code == district_code, Event.status.in_(OPEN))
+    if len(prefix) > len(district_code):
+        stmt = stmt.where(Event.area_code.startswith(prefix, autoescape=True))
+    return [(a, n) for a, n in session.execute(stmt.group_by(Event.area_code).limit(limit)).tuples()]
+
+
+def caller_reports(session: Session, phone_index: str, limit: int) -> list[tuple[Report, Event]]:
+    """Reports of one caller (by the blind index of the phone), newest first."""
+    return [(r, e) for r, e in session.execute(
+        select(Report, Event).join(Event, Event.id == Report.event_id)
+        .where(Report.caller_phone_index == phone_index).order_by(Report.created_at.desc()).limit(limit)
+    ).tuples()]
+
+
+# -- Open311 ---
+def events_by_numbers(session: Session, numbers: list[str], limit: int) -> list[Event]:
+    """The events of the given numbers (the unique index on ``number``)."""
+    if not numbers:
+        return []
+    return list(session.scalars(
+        select(Event).where(Event.number.in_(numbers)).order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)
+    ))
+
+
+def events_requested_between(session: Session, start: datetime, end: datetime, *, category_codes: list[str] | None,
+                             statuses: tuple[str, ...] | None, limit: int) -> list[Event]:
+    """Events reported in [start, end], newest first, at most ``limit`` (a range of
+    ``ix_cityops_events_created``; the category and status are filters on that range)."""
+    stmt = select(Event).where(Event.created_at >= start, Event.created_at <= end)
+    if category_codes:
+        stmt = stmt.where(Event.category_code.in_(category_codes))
+    if statuses:
+        stmt = stmt.where(Event.status.in_(statuses))
+    return list(session.scalars(stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)))
+
+
+def report(session: Session, report_id: str) -> Report | None:
+    return session.get(Report, report_id)
+
+
+def timeline_kind(session: Session, event_ids: list[str], kind: str, limit: int) -> list[TimelineEntry]:
+    """The entries of one kind of the given events (``ix_cityops_timeline_event_at``, one range per event)."""
+    if not event_ids:
+        return []
+    return list(session.scalars(
+        select(TimelineEntry).where(TimelineEntry.event_id.in_(event_ids), TimelineEntry.kind == kind)
+        .order_by(TimelineEntry.at, TimelineEntry.id).limit(limit)
+    ))
+
+
+def timeline_between(session: Session, start: datetime, end: datetime, kinds: tuple[str, ...],
+                     limit: int) -> list[tuple[TimelineEntry, str, str | None]]:
+    """(entry, event number, event result) of the entries of ``kinds`` in [start, end], oldest
+    first, at most ``limit`` (a range of ``ix_cityops_timeline_at``)."""
+    rows = session.execute(
+        select(TimelineEntry, Event.number, Event.result).join(Event, Event.id == TimelineEntry.event_id)
+        .where(TimelineEntry.at >= start, TimelineEntry.at <= end, TimelineEntry.kind.in_(kinds))
+        .order_by(TimelineEntry.at, TimelineEntry.id).limit(limit)
+    )
+    return [(t, n, r) for t, n, r in rows]
+
+
+def has_children(session: Session, code: str) -> bool:
+    """Whether a category has sub-categories (the index on ``parent_code``)."""
+    return session.scalars(select(Category.id).where(Category.parent_code == code).limit(1)).first() is not None
+
+
+# -- demo and bench ---
+def status_counts(session: Session) -> dict[str, int]:
+    """How many events are in each status (the demo loader's summary: a whole-table count, never on
+    a request's path)."""
+    return {s: n for s, n in session.execute(select(Event.status, func.count()).group_by(Event.status))}

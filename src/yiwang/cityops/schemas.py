@@ -276,3 +276,122 @@ class TrainingRead(BaseModel):
     samples: int
     categories: list[str]
     accuracy: float | None
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+class MyReport(BaseModel):
+    """One of the reporter's own reports, with the event it opened or joined (随手拍 · my reports)."""
+
+    report_id: str
+    event_id: str
+    number: str
+    description: str
+    category_code: str | None
+    merged: bool
+    status: str
+    rating: int | None
+    closed_at: datetime | None
+    reported_at: datetime
+
+
+class CallerEvent(BaseModel):
+    """An event a hotline caller reported before (found by the encrypted phone's blind index)."""
+
+    event_id: str
+    number: str
+    description: str
+    category_code: str | None
+    status: str
+    reported_at: datetime
+
+
+# -- Open311 ---
+class Open311Value(BaseModel):
+    key: str
+    name: str
+
+
+class Open311Attribute(BaseModel):
+    """An attribute of a GeoReport v2 service definition."""
+
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str | None
+    order: int
+    description: str
+    values: list[Open311Value]
+
+
+class Open311Service(BaseModel):
+    """A GeoReport v2 service: one active leaf category."""
+
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class Open311Definition(BaseModel):
+    service_code: str
+    attributes: list[Open311Attribute]
+
+
+class Open311Submission(BaseModel):
+    """A GeoReport v2 POST requests, as the router parsed it (lat/long WGS-84, already numbers)."""
+
+    service_code: str
+    lat: float | None = None
+    long: float | None = None
+    address_string: str | None = None
+    address_id: str | None = None
+    description: str | None = None
+    media_url: str | None = None
+    phone: str | None = None
+    attributes: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Open311Receipt(BaseModel):
+    """The answer to POST requests and GET tokens: the event number (service_request_id)."""
+
+    service_request_id: str | None
+    token: str | None = None
+    service_notice: str | None = None
+    account_id: str | None = None
+
+
+class Open311Request(BaseModel):
+    """A GeoReport v2 service request: an event as the public sees it (nothing about reporters)."""
+
+    service_request_id: str
+    status: str
+    status_notes: str | None
+    service_name: str | None
+    service_code: str | None
+    description: str
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class Open311Update(BaseModel):
+    """A FixMyStreet ``request_update``: one public step of an event's timeline."""
+
+    update_id: str
+    service_request_id: str
+    status: str
+    updated_datetime: datetime
+    description: str
+    media_url: str | None

@@ -64,6 +64,14 @@ from yiwang.cityops.schemas import (
     HandleBody,
     IncidentCreate,
     IncidentRead,
+    Open311Attribute,
+    Open311Definition,
+    Open311Receipt,
+    Open311Request,
+    Open311Service,
+    Open311Submission,
+    Open311Update,
+    Open311Value,
     ReportIn,
     ReportOutcome,
     ReportRead,
@@ -77,6 +85,7 @@ from yiwang.core.actor import SYSTEM, Actor
 from yiwang.core.db import new_id, utcnow
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied
 from yiwang.core.fieldcrypt import FieldCipher
+from yiwang.core.i18n import translate
 from yiwang.core.masking import mask
 from yiwang.files import service as files_service
 from yiwang.identity import service as identity_service
@@ -1109,3 +1118,318 @@ def list_incidents(session: Session, actor: Actor, *, active_only: bool = False,
     _require_some(actor, "cityops.read")
     return [_incident_read(i) for i in repository.incidents(session, active_only=active_only,
                                                             limit=max(1, min(limit, 200)))]
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+from yiwang.cityops.schemas import CallerEvent, MyReport  # noqa: E402 - the pages' block, appended
+
+MY_REPORTS_LIMIT = 100
+INBOX_STATUSES = ("dispatched", "reopened", "accepted")
+SUGGESTION_LIMIT = 5
+SUGGESTION_POOL = 200
+SUGGESTION_SIMILARITY = 0.3
+"""Looser than the merge threshold: an operator glances at possible repeats, nothing is merged."""
+CALLER_LIMIT = 20
+
+
+def my_reports(session: Session, actor: Actor, limit: int = MY_REPORTS_LIMIT) -> list[MyReport]:
+    """The signed-in reporter's own reports, newest first, each with its event's progress (bounded)."""
+    if not actor.is_authenticated or actor.user_id is None:
+        raise AuthenticationRequired()
+    rows = repository.reports_of(session, actor.user_id, max(1, min(limit, MY_REPORTS_LIMIT)))
+    return [MyReport(report_id=r.id, event_id=e.id, number=e.number, description=r.description,
+                     category_code=e.category_code, merged=r.merged, status=e.status, rating=e.rating,
+                     closed_at=e.closed_at, reported_at=r.created_at) for r, e in rows]
+
+
+def handler_inbox(session: Session, actor: Actor, limit: int = PAGE_SIZE) -> list[EventSummary]:
+    """The events waiting for the actor's teams (``cityops.handle``): dispatched, reopened and
+    accepted, earliest due first; a grid worker's own events and their teams' (bounded per scope)."""
+    _require_some(actor, "cityops.handle")
+    limit = max(1, min(limit, 200))
+    found: dict[str, Event] = {}
+    for scope in actor.scopes("cityops.handle"):
+        if scope.department_id is None:
+            rows = repository.queue(session, prefixes=[scope.area_code or _city_code(session)],
+                                    statuses=INBOX_STATUSES, category_code=None, after=None, limit=limit)
+        else:
+            dept = areas_service.departments_by_ids(session, {scope.department_id}).get(scope.department_id)
+            parent = getattr(dept, "parent_id", None) if dept is not None else None
+            rows = repository.assigned(session, department_id=parent or scope.department_id,
+                                       team_id=scope.department_id if parent else None,
+                                       statuses=INBOX_STATUSES, limit=limit)
+            if parent:
+                rows += repository.assigned(session, department_id=scope.department_id, team_id=None,
+                                            statuses=INBOX_STATUSES, limit=limit)
+        for ev in rows:
+            if not ev.area_code.startswith(scope.area_code):
+                continue
+            if ev.assignee_user_id and ev.assignee_user_id != actor.user_id:
+                continue
+            if not any(actor.can("cityops.handle", area_code=ev.area_code, department_id=d)
+                       for d in (ev.assignee_department_id, ev.assignee_team_id) if d):
+                continue
+            found[ev.id] = ev
+    now = _now()
+    ordered = sorted(found.values(), key=lambda e: (e.due_at, e.id))[:limit]
+    return [_summary(ev, now) for ev in ordered]
+
+
+def open_counts(session: Session, actor: Actor, area_code: str) -> dict[str, int]:
+    """Open events per grid inside ``area_code`` (``cityops.read`` over it): area code → count (the
+    grid, or the street or community of an event placed no finer). One grouped count over the open
+    events of each district (bounded: never all history)."""
+    _require_some(actor, "cityops.read")
+    code = (area_code or "").strip()
+    actor.require("cityops.read", area_code=code, target=f"area:{code}")
+    districts = areas_service.subtree_codes(session, code, "district")[:100] if len(code) < 6 else [code[:6]]
+    out: dict[str, int] = {}
+    for district in districts:
+        for grid, n in repository.open_counts_by_grid(session, district, code):
+            out[grid] = out.get(grid, 0) + n
+    return out
+
+
+def _phone_index(session: Session, phone: str) -> str:
+    digits = re.sub(r"[\s-]", "", phone or "")
+    if not _PHONE.match(digits):
+        raise errors.PhoneInvalid()
+    return FieldCipher.for_session(session).blind_index(digits, "cityops.caller_phone")
+
+
+def caller_history(session: Session, actor: Actor, phone: str, limit: int = CALLER_LIMIT) -> list[CallerEvent]:
+    """12345: the events a caller reported before, found through the encrypted phone's blind index
+    (``cityops.intake``); the look-up is audited (a staff read of personal data), the number is not
+    written anywhere in clear."""
+    _require_some(actor, "cityops.intake")
+    index = _phone_index(session, phone)
+    rows = repository.caller_reports(session, index, max(1, min(limit, CALLER_LIMIT)))
+    audit_service.record(session, actor, "cityops.caller_lookup", target_type="caller", target_id=index[:16],
+                         purpose="12345诉求受理", detail={"found": len(rows)})
+    return [CallerEvent(event_id=e.id, number=e.number, description=e.description, category_code=e.category_code,
+                        status=e.status, reported_at=r.created_at) for r, e in rows]
+
+
+def suggest_duplicates(session: Session, actor: Actor, *, description: str, category_code: str | None,
+                       lon: float | None = None, lat: float | None = None, crs: str = "wgs84",
+                       area_code: str | None = None, limit: int = SUGGESTION_LIMIT) -> list[EventSummary]:
+    """Open events that may be the same problem, for the operator typing a call (``cityops.intake``
+    or ``cityops.read``): of the category, near the point (the duplicate check's cells, 7 days) or
+    with similar text among the category's open events in the area (a bounded pool), best first."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if not (actor.scopes("cityops.intake") or actor.scopes("cityops.read")):
+        raise PermissionDenied(permission="cityops.intake")
+    text = (description or "").strip()[:DESCRIPTION_LIMIT]
+    if not category_code or len(text) < 2 or repository.category(session, category_code) is None:
+        return []
+    now = _now()
+    scored: dict[str, tuple[float, Event]] = {}
+    if lon is not None and lat is not None and _check_point(lon, lat):
+        if crs == "gcj02":
+            lon, lat = areas_service.to_wgs84(lon, lat, "gcj02")
+        for ev in repository.duplicate_candidates(session, category_code, _cells_around(lon, lat),
+                                                  now - timedelta(days=7), limit=SUGGESTION_POOL):
+            if ev.lon is not None and ev.lat is not None and _distance_m(lon, lat, ev.lon, ev.lat) <= 2 * DUPLICATE_METRES:
+                scored[ev.id] = (1.0 + triage.text_similarity(text, ev.description), ev)
+    prefixes = [area_code.strip()] if area_code and area_code.strip() else [_city_code(session)]
+    for ev in repository.queue(session, prefixes=prefixes, statuses=OPEN_STATUSES, category_code=category_code,
+                               after=None, limit=SUGGESTION_POOL):
+        if ev.id in scored:
+            continue
+        similarity = triage.text_similarity(text, ev.description)
+        if similarity >= SUGGESTION_SIMILARITY:
+            scored[ev.id] = (similarity, ev)
+    best = sorted(scored.values(), key=lambda s: (-s[0], s[1].due_at))[:max(1, min(limit, 20))]
+    return [_summary(ev, now) for _, ev in best]
+
+
+# -- Open311 ---
+# GeoReport v2 (docs: README "Open311"): the services are the active leaf categories, a service
+# request is an event (its number is the service_request_id) and an Open311 report goes through
+# :func:`intake` like every other channel. What the public sees of an event never names its reporters.
+OPEN311_LIMIT = 1000
+"""At most this many service requests or updates in one answer (GeoReport v2)."""
+OPEN311_IDS = 200
+"""At most this many service_request_ids in one GET requests."""
+MEDIA_URL_LIMIT = 500
+_MEDIA_URL = re.compile(r"^https?://[^\s<>\"']+$")
+_URGENCY_NAMES = {"normal": "Normal", "urgent": "Urgent", "critical": "Critical"}
+_OPEN311_STATUS_WORDS = {
+    "triage": "Waiting for a dispatcher to place and classify it", "dispatched": "Dispatched to the responsible team",
+    "accepted": "Being handled", "handled": "Handled, waiting for the check", "closed": "Closed",
+    "returned": "Being dispatched again", "reopened": "Reopened and back with the responsible team",
+}
+_OPEN311_UPDATES = {
+    # timeline kind: (FixMyStreet update status, public description)
+    "dispatched": ("open", "Dispatched to the responsible team."),
+    "accepted": ("in_progress", "The responsible team has accepted it."),
+    "returned": ("open", "Sent back to dispatch to find the responsible team."),
+    "handled": ("in_progress", "Handled: {result}"),
+    "check_failed": ("in_progress", "The check found it not yet fixed; handling continues."),
+    "closed": ("fixed", "Closed: {result}"),
+    "invalid": ("closed", "Closed as not a case: {result}"),
+    "reopened": ("open", "Reopened: it was not fixed."),
+}
+
+
+def _open311_attributes() -> list[Open311Attribute]:
+    """Every service's definition: the urgency the reporter sees (categories carry no attributes
+    of their own yet)."""
+    return [Open311Attribute(
+        variable=True, code="urgency", datatype="singlevaluelist", required=False, datatype_description=None,
+        order=1, description=translate("How urgent is it? Without an answer, the category's default applies."),
+        values=[Open311Value(key=u, name=translate(_URGENCY_NAMES[u])) for u in URGENCIES])]
+
+
+def _open311_service(c: Category, parents: dict[str, Category]) -> Open311Service:
+    parent = parents.get(c.parent_code or "")
+    return Open311Service(service_code=c.code, service_name=c.name,
+                          description=f"{parent.name} · {c.name}" if parent else c.name, metadata=True,
+                          type="realtime", keywords=",".join(x for x in (c.name, parent.name if parent else "") if x),
+                          group=parent.name if parent else "")
+
+
+def open311_services(session: Session) -> list[Open311Service]:
+    """GET services: one service per active leaf category, in code order (public)."""
+    tree = repository.categories(session)
+    by_code = {c.code: c for c in tree}
+    parents = {c.parent_code for c in tree if c.parent_code}
+    return [_open311_service(c, by_code) for c in tree if c.active and c.code not in parents]
+
+
+def _open311_category(session: Session, code: str) -> Category:
+    """The active leaf category of a service_code; ``category_unknown`` for anything else."""
+    c = repository.category(session, code)
+    if c is None or not c.active or repository.has_children(session, c.code):
+        raise errors.CategoryUnknown(code=code)
+    return c
+
+
+def open311_definition(session: Session, code: str) -> Open311Definition:
+    """GET services/{service_code}: the service definition with its attributes (public)."""
+    return Open311Definition(service_code=_open311_category(session, code).code, attributes=_open311_attributes())
+
+
+def open311_submit(session: Session, actor: Actor, body: Open311Submission) -> Open311Receipt:
+    """POST requests: an account allowed to report (a citizen, or ``cityops.intake`` such as a
+    machine user of a partner app) reports through the ``open311`` channel. The phone, if given,
+    is kept encrypted as for hotline callers; e-mail and names are not kept. A media URL is kept in
+    the event's timeline. Refuses an unknown service, a bad urgency or media URL, and whatever
+    :func:`intake` refuses."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if actor.kind != "citizen" and not actor.scopes("cityops.intake"):
+        raise PermissionDenied(permission="cityops.intake")
+    category = _open311_category(session, body.service_code)
+    media = (body.media_url or "").strip() or None
+    if media is not None and (len(media) > MEDIA_URL_LIMIT or not _MEDIA_URL.match(media)):
+        raise errors.PhotoInvalid(limit=MAX_PHOTOS)
+    urgency = None
+    for value in body.attributes.get("urgency", []):
+        if value not in URGENCIES or (urgency is not None and value != urgency):
+            raise errors.UrgencyInvalid(urgency=value)
+        urgency = value
+    text = _text(body.description, DESCRIPTION_LIMIT, errors.DescriptionRequired)
+    report = ReportIn(description=text, category_code=category.code, lon=body.long, lat=body.lat,
+                      address=(body.address_string or "").strip()[:200] or None,
+                      area_code=(body.address_id or "").strip() or None, urgency=urgency)  # type: ignore[arg-type]
+    phone = (body.phone or "").strip().removeprefix("+") or None
+    outcome = intake(session, actor, "open311", report, caller_phone=phone)
+    if media is not None:
+        ev = _load(session, outcome.event_id)
+        _record(session, actor, ev, "media", detail={"media_url": media, "report_id": outcome.report_id})
+        session.flush()
+    if outcome.merged:
+        notice = translate("Merged into event {number}, which is already being dealt with.", number=outcome.number)
+    else:
+        notice = translate("Received as event {number}: {status}.", number=outcome.number,
+                           status=translate(_OPEN311_STATUS_WORDS[outcome.status]))
+    return Open311Receipt(service_request_id=outcome.number, service_notice=notice,
+                          account_id=actor.user_id if actor.kind == "citizen" else None)
+
+
+def open311_token(session: Session, token: str) -> Open311Receipt:
+    """GET tokens/{token}: the service request of an Open311 report (the token is the report's id)."""
+    row = repository.report(session, token) if _CODE.match(token) else None
+    ev = repository.event(session, row.event_id) if row is not None and row.channel == "open311" else None
+    if ev is None:
+        raise errors.EventNotFound(ref=token)
+    return Open311Receipt(service_request_id=ev.number, token=token)
+
+
+def _open311_requests(session: Session, rows: list[Event]) -> list[Open311Request]:
+    names = {c.code: c.name for c in repository.categories(session)} if rows else {}
+    depts = areas_service.departments_by_ids(
+        session, {d for ev in rows for d in (ev.assignee_team_id or ev.assignee_department_id,) if d})
+    media: dict[str, str] = {}
+    for t in repository.timeline_kind(session, [ev.id for ev in rows], "media", OPEN311_LIMIT):
+        media.setdefault(t.event_id, json.loads(t.detail or "{}").get("media_url"))
+    out = []
+    for ev in rows:
+        closed = ev.status == "closed"
+        dept = depts.get(ev.assignee_team_id or ev.assignee_department_id or "")
+        out.append(Open311Request(
+            service_request_id=ev.number, status="closed" if closed else "open",
+            status_notes=(ev.result if closed and ev.result else translate(_OPEN311_STATUS_WORDS[ev.status])),
+            service_name=names.get(ev.category_code or ""), service_code=ev.category_code,
+            description=ev.description, agency_responsible=dept.name if dept else None, service_notice=None,
+            requested_datetime=ev.created_at, updated_datetime=ev.closed_at if closed and ev.closed_at else ev.updated_at,
+            expected_datetime=ev.due_at if ev.status in ("dispatched", "accepted", "reopened") else None,
+            address=ev.address, address_id=ev.area_code, zipcode=None, lat=ev.lat, long=ev.lon,
+            media_url=media.get(ev.id)))
+    return out
+
+
+def open311_requests(session: Session, *, numbers: list[str] | None = None, service_codes: list[str] | None = None,
+                     start: datetime, end: datetime, statuses: list[str] | None = None) -> list[Open311Request]:
+    """GET requests: the events of the given numbers (which override every other filter), else
+    those reported in [start, end] (the caller keeps it within 90 days), of the service codes and
+    statuses (``open``, ``closed``) given; newest first, at most :data:`OPEN311_LIMIT` (public)."""
+    if numbers:
+        return _open311_requests(session, repository.events_by_numbers(session, numbers[:OPEN311_IDS], OPEN311_LIMIT))
+    wanted = set(statuses or ())
+    event_statuses = None if wanted in (set(), {"open", "closed"}) else (
+        ("closed",) if wanted == {"closed"} else OPEN_STATUSES)
+    rows = repository.events_requested_between(session, start, end, category_codes=service_codes,
+                                               statuses=event_statuses, limit=OPEN311_LIMIT)
+    return _open311_requests(session, rows)
+
+
+def open311_request(session: Session, number: str) -> Open311Request:
+    """GET requests/{service_request_id}: one event as the public sees it."""
+    rows = repository.events_by_numbers(session, [number], 1)
+    if not rows:
+        raise errors.EventNotFound(ref=number)
+    return _open311_requests(session, rows)[0]
+
+
+def open311_updates(session: Session, *, start: datetime, end: datetime) -> list[Open311Update]:
+    """GET servicerequestupdates (the FixMyStreet extension): the public steps of events' timelines
+    in [start, end], oldest first, at most :data:`OPEN311_LIMIT`; working notes, reasons and
+    photos stay inside (the result of the handling is public)."""
+    out = []
+    for t, number, result in repository.timeline_between(session, start, end, tuple(_OPEN311_UPDATES), OPEN311_LIMIT):
+        status, words = _OPEN311_UPDATES[t.kind]
+        text = (t.note if t.kind in ("handled", "invalid") else result) or ""
+        out.append(Open311Update(update_id=t.id, service_request_id=number, status=status, updated_datetime=t.at,
+                                 description=translate(words, result=text).rstrip(": ："), media_url=None))
+    return out
+
+
+# -- demo and bench ---
+def demo_event(session: Session, event_id: str) -> Event:
+    """The event's row as the service left it, for the demo loader acting as its staff (no staff
+    read of personal data: nothing to audit). Not for requests."""
+    return _load(session, event_id)
+
+
+def demo_reporter(session: Session, event_id: str) -> str | None:
+    """The user id of the event's first citizen reporter, for the demo loader's ratings and reopenings."""
+    found = repository.reporter_ids(session, event_id, limit=1)
+    return found[0] if found else None
+
+
+def demo_status_counts(session: Session) -> dict[str, int]:
+    """Events per status, for the demo loader's summary (a whole-table count, never on a request's path)."""
+    return repository.status_counts(session)

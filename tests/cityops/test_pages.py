@@ -1,0 +1,275 @@
+"""Pages of 一网统管: the citizen's report and reports, the dispatcher console, the handler inbox,
+the event page and the 12345 operator page — each page's main path and a refusal."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from sqlalchemy import func, select
+
+from yiwang.audit.models import AuditEntry
+from yiwang.cityops import service as cityops_service
+from yiwang.cityops.models import Event, Report
+from yiwang.cityops.schemas import CheckBody, HandleBody
+
+from .conftest import DISTRICT, GRID, HERE, STREET
+
+HTML = {"accept": "text/html"}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def count(session, model, *where) -> int:
+    session.rollback()
+    try:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+    finally:
+        session.rollback()
+
+
+def alert(html: str) -> str:
+    found = re.search(r'role="alert"[^>]*>\s*(?:<p>)?([^<]*)<', html)
+    return unescape(found.group(1)).strip() if found else ""
+
+
+def only_event(session) -> Event:
+    session.rollback()
+    ev = session.scalars(select(Event)).one()
+    session.expunge(ev)
+    session.rollback()
+    return ev
+
+
+class TestCitizenReport:
+    def test_shows_the_form_with_categories_places_and_the_svg_map(self, client, as_actor, citizen):
+        as_actor(citizen)
+
+        got = client.get("/report", headers=HTML)
+
+        assert got.status_code == 200
+        assert '<option value="unsure">不确定</option>' in got.text
+        assert '<option value="SRHJ.LJ">市容环境 · 暴露垃圾</option>' in got.text
+        assert f'<option value="{STREET}">' in got.text
+        assert got.text.count('data-area="') == 1  # the city's one district, drawn from its GeoJSON
+        assert 'name="csrf_token"' in got.text
+
+    def test_a_report_with_a_photo_and_a_tapped_point_is_dispatched_and_listed(self, client, as_actor, citizen,
+                                                                               session):
+        as_actor(citizen)
+
+        sent = client.post("/report", headers=HTML, follow_redirects=False,
+                           data={"description": "路边有一堆暴露垃圾无人清理", "category": "SRHJ.LJ",
+                                 "lon": str(HERE[0]), "lat": str(HERE[1]), "crs": "wgs84"},
+                           files=[("photos", ("drain.png", PNG, "image/png"))])
+
+        assert sent.status_code == 303
+        ev = only_event(session)
+        assert sent.headers["location"] == f"/my/reports/{ev.id}?done=reported"
+        assert (ev.status, ev.grid_code) == ("dispatched", GRID)
+        session.rollback()
+        assert len(session.scalars(select(Report)).one().photo_ids) > 2
+        session.rollback()
+        page = client.get(sent.headers["location"], headers=HTML).text
+        assert "您的上报已收到。" in page and ev.number in page
+        mine = client.get("/my/reports", headers=HTML).text
+        assert f'data-event="{ev.id}"' in mine and "已派单" in mine
+
+    def test_an_empty_description_re_shows_the_form_in_chinese_and_keeps_nothing(self, client, as_actor, citizen,
+                                                                                session):
+        as_actor(citizen)
+
+        got = client.post("/report", headers=HTML, data={"description": " ", "category": "unsure",
+                                                          "area_code": STREET, "address": "南京东路1号"})
+
+        assert got.status_code == 422
+        assert alert(got.text) == "请描述问题（不超过 2000 个字）。"
+        assert 'value="南京东路1号"' in got.text
+        assert count(session, Event) == 0
+
+    def test_staff_are_refused_and_visitors_sent_to_sign_in(self, client, as_actor, dispatcher):
+        assert client.get("/report", headers=HTML, follow_redirects=False).headers["location"] == \
+            "/login?next=%2Freport"
+        as_actor(dispatcher)
+        assert client.get("/report", headers=HTML).status_code == 403
+
+
+class TestMyReport:
+    def _closed(self, session, report, citizen, dispatcher, handler):
+        out = report(citizen)
+        cityops_service.accept(session, handler, out.event_id)
+        cityops_service.handle(session, handler, out.event_id, HandleBody(finish=True, result="垃圾已清运"))
+        cityops_service.check(session, dispatcher, out.event_id, CheckBody(passed=True))
+        session.commit()
+        return out.event_id
+
+    def test_a_closed_report_is_rated_from_its_page(self, client, as_actor, session, report, citizen, dispatcher,
+                                                    handler):
+        event_id = self._closed(session, report, citizen, dispatcher, handler)
+        as_actor(citizen)
+        page = client.get(f"/my/reports/{event_id}", headers=HTML).text
+        assert "垃圾已清运" in page and 'action="/my/reports/' in page and "重新处理" in page
+
+        rated = client.post(f"/my/reports/{event_id}/rating", headers=HTML, data={"score": "5"})
+
+        assert rated.status_code == 200 and "感谢您的评价。" in rated.text
+        assert only_event(session).rating == 5
+
+    def test_a_rating_without_a_score_is_refused_with_a_sentence(self, client, as_actor, session, report, citizen,
+                                                                 dispatcher, handler):
+        event_id = self._closed(session, report, citizen, dispatcher, handler)
+        as_actor(citizen)
+
+        got = client.post(f"/my/reports/{event_id}/rating", headers=HTML, data={})
+
+        assert got.status_code == 422
+        assert "1" in alert(got.text) and "5" in alert(got.text)
+        assert only_event(session).rating is None
+
+    def test_a_reopen_without_a_reason_is_refused_and_with_one_goes_back_to_the_team(
+            self, client, as_actor, session, report, citizen, dispatcher, handler):
+        event_id = self._closed(session, report, citizen, dispatcher, handler)
+        as_actor(citizen)
+
+        refused = client.post(f"/my/reports/{event_id}/reopen", headers=HTML, data={"reason": ""})
+        assert refused.status_code == 422 and only_event(session).status == "closed"
+        reopened = client.post(f"/my/reports/{event_id}/reopen", headers=HTML, data={"reason": "垃圾又堆起来了"})
+
+        assert reopened.status_code == 200 and only_event(session).status == "reopened"
+
+    def test_another_citizens_report_is_not_shown(self, client, as_actor, report, citizen, other_citizen):
+        event_id = report(citizen).event_id
+        as_actor(other_citizen)
+
+        assert client.get(f"/my/reports/{event_id}", headers=HTML).status_code == 403
+
+
+class TestDispatcherConsole:
+    def test_the_queue_the_map_and_a_bulk_dispatch(self, client, as_actor, session, report, citizen, dispatcher,
+                                                   city):
+        first = report(citizen, category="SRHJ.LJ")
+        second = report(citizen, "窨井盖不见了", point=None, category="SSGL.JG", area_code=STREET)
+        lost = report(citizen, "不知道在哪里的问题", point=None, category=None)
+        as_actor(dispatcher)
+
+        page = client.get("/cityops/console", headers=HTML).text
+
+        for out in (first, second):
+            assert f'data-event="{out.event_id}"' in page
+        assert f'data-event="{lost.event_id}"' not in page  # placed nowhere: the city's queue
+        assert f'data-area="{STREET}" data-count="2"' in client.get(f"/cityops/console?area={DISTRICT}",
+                                                                     headers=HTML).text
+        done = client.post("/cityops/console/dispatch", headers=HTML, follow_redirects=False,
+                           data={"event_id": [first.event_id, second.event_id],
+                                 "target": f"{city['dept']}|{city['team']}"})
+        assert done.status_code == 303 and done.headers["location"] == "/cityops/console?done=dispatched"
+        session.rollback()
+        assert {e.assignee_team_id for e in session.scalars(select(Event).where(
+            Event.id.in_([first.event_id, second.event_id])))} == {city["team"]}
+
+    def test_a_bulk_dispatch_with_nothing_ticked_is_refused_in_chinese(self, client, as_actor, dispatcher, city):
+        as_actor(dispatcher)
+
+        got = client.post("/cityops/console/dispatch", headers=HTML, data={"target": city["dept"]})
+
+        assert got.status_code == 422 and "100" in alert(got.text)
+
+    def test_a_handler_cannot_open_the_console(self, client, as_actor, handler):
+        as_actor(handler)
+
+        assert client.get("/cityops/console", headers=HTML).status_code == 403
+
+
+class TestHandlerInboxAndEventPage:
+    def test_accept_handle_with_a_photo_and_finish(self, client, as_actor, session, report, citizen, handler,
+                                                   dispatcher):
+        event_id = report(citizen).event_id
+        as_actor(handler)
+        inbox = client.get("/cityops/inbox", headers=HTML).text
+        assert f'data-event="{event_id}"' in inbox
+
+        client.post(f"/cityops/events/{event_id}/accept", headers=HTML, data={"back": "inbox"})
+        act = client.post(f"/cityops/events/{event_id}/handle", headers=HTML,
+                          data={"note": "已到现场", "finish": "no"}, files=[("photos", ("a.png", PNG, "image/png"))])
+        assert act.status_code == 200 and "处置情况已记录。" in act.text
+        done = client.post(f"/cityops/events/{event_id}/handle", headers=HTML,
+                           data={"finish": "yes", "result": "垃圾已清运"})
+
+        assert done.status_code == 200 and only_event(session).status == "handled"
+        as_actor(dispatcher)
+        page = client.get(f"/cityops/events/{event_id}", headers=HTML).text
+        assert 'action="/cityops/events/' in page and "核查" in page
+        closed = client.post(f"/cityops/events/{event_id}/check", headers=HTML, data={"passed": "yes"})
+        assert closed.status_code == 200 and only_event(session).status == "closed"
+
+    def test_finishing_without_a_result_re_shows_the_page_with_the_sentence(self, client, as_actor, session,
+                                                                            report, citizen, handler):
+        event_id = report(citizen).event_id
+        cityops_service.accept(session, handler, event_id)
+        session.commit()
+        as_actor(handler)
+
+        got = client.post(f"/cityops/events/{event_id}/handle", headers=HTML, data={"finish": "yes", "result": ""})
+
+        assert got.status_code == 422 and alert(got.text) == "请描述问题（不超过 2000 个字）。"
+        assert only_event(session).status == "accepted"
+
+    def test_the_staff_read_is_audited(self, client, as_actor, session, report, citizen, dispatcher):
+        event_id = report(citizen).event_id
+        as_actor(dispatcher)
+
+        assert client.get(f"/cityops/events/{event_id}", headers=HTML).status_code == 200
+        assert count(session, AuditEntry, AuditEntry.action == "cityops.event_read") == 1
+
+    def test_a_handler_of_another_street_is_refused_and_nothing_changes(self, client, as_actor, session, report,
+                                                                        citizen, other_handler):
+        event_id = report(citizen).event_id
+        as_actor(other_handler)
+
+        assert client.get("/cityops/inbox", headers=HTML).text.count('data-event="') == 0
+        assert client.post(f"/cityops/events/{event_id}/accept", headers=HTML).status_code == 403
+        assert only_event(session).status == "dispatched"
+
+
+class TestHotline:
+    def test_a_call_opens_an_event_and_the_caller_is_found_next_time(self, client, as_actor, session, operator):
+        as_actor(operator)
+        page = client.get("/cityops/hotline", headers=HTML).text
+        assert 'autofocus accesskey="p"' in page and 'hx-get="/cityops/hotline/suggest"' in page
+
+        sent = client.post("/cityops/hotline", headers=HTML, follow_redirects=False,
+                           data={"caller_phone": "138 1234 5678", "description": "小区门口井盖缺了一块",
+                                 "category": "SSGL.JG", "area_code": STREET})
+
+        assert sent.status_code == 303 and "done=opened" in sent.headers["location"]
+        ev = only_event(session)
+        assert ev.status == "dispatched"
+        found = client.post("/cityops/hotline/caller", headers=HTML, data={"caller_phone": "13812345678"}).text
+        assert 'data-caller-events="1"' in found and ev.number in found
+        assert "13812345678" not in found
+        assert count(session, AuditEntry, AuditEntry.action == "cityops.caller_lookup") == 1
+        suggested = client.get("/cityops/hotline/suggest", headers=HTML,
+                               params={"description": "井盖缺了", "category": "SSGL.JG"}).text
+        assert f'data-event="{ev.id}"' in suggested
+
+    def test_a_malformed_phone_re_shows_the_form_in_chinese_and_opens_nothing(self, client, as_actor, session,
+                                                                             operator):
+        as_actor(operator)
+
+        got = client.post("/cityops/hotline", headers=HTML, data={"caller_phone": "abc", "description": "路灯不亮",
+                                                                   "category": "unsure"})
+
+        assert got.status_code == 422 and alert(got.text) == "来电号码应为 5 至 20 位数字。"
+        assert 'value="abc"' not in got.text and "路灯不亮" in got.text
+        assert count(session, Event) == 0
+
+    def test_a_service_question_is_answered_from_the_catalogue(self, client, as_actor, operator):
+        as_actor(operator)
+
+        got = client.get("/cityops/hotline", headers=HTML, params={"q": "餐饮"})
+
+        assert got.status_code == 200 and "没有匹配的服务事项" in got.text
+
+    def test_a_citizen_cannot_use_the_operator_page(self, client, as_actor, citizen):
+        as_actor(citizen)
+
+        assert client.get("/cityops/hotline", headers=HTML).status_code == 403
