@@ -38,7 +38,7 @@ class TestLoadDemo:
         lines: list[str] = []
 
         # when the demo is loaded
-        summary = load_demo(db, persons=300, entities=60, seed=1, echo=lines.append)
+        summary = load_demo(db, persons=300, entities=60, seed=1, events=60, echo=lines.append)
 
         # then every state is there, as the summary says and as the table holds
         assert tuple(EXPECTED) == STATES
@@ -46,6 +46,8 @@ class TestLoadDemo:
         assert summary["counts"]["applications"] == 16
         assert ("applications by state: draft 1, submitted 2, refused 1, in_review 7, correction 1, "
                 "closed/approved 1, closed/partly_approved 1, closed/rejected 1, withdrawn 1, escalated 3") in lines
+        assert [line for line in lines if line.startswith("city events: ")]  # 一网统管 (tests/demo/test_cityops.py)
+        assert summary["counts"]["city_events"] == summary["cityops"]["events"] > 0
         rows = session.execute(select(Application.status, Application.outcome, func.count())
                                .group_by(Application.status, Application.outcome)).all()
         assert {(f"{s}/{o}" if s == "closed" else s): n for s, o, n in rows} == EXPECTED

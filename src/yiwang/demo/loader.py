@@ -44,7 +44,7 @@ def _link_accounts(session: Session, staff: list[dict[str, Any]]) -> int:
     return linked
 
 
-def load_demo(db: Database, *, persons: int, entities: int, seed: int,
+def load_demo(db: Database, *, persons: int, entities: int, seed: int, events: int = 3000,
               echo: Callable[[str], Any] = print) -> dict[str, Any]:
     """City, departments, staff, registry records, applications in every state (once the demo
     citizens and enterprises are linked to records) and a first audit checkpoint."""
@@ -92,9 +92,18 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int,
     else:
         echo("applications: none (the registry is too small to link every demo citizen and enterprise)")
 
+    cityops: dict[str, Any] = {}
+    if events > 0:
+        from yiwang.demo.cityops import load_cityops, summary_line
+
+        with db.transaction() as session:
+            cityops = load_cityops(session, district_codes=city["district_codes"], events=events, seed=seed)
+        echo(summary_line(cityops))
+
     with db.transaction() as session:
         audit_service.create_checkpoint(session, SYSTEM)
 
     return {"counts": {**city.get("counts", {}), **catalog, "staff": len(staff), **registry,
-                       "applications": sum(v for k, v in applications.items() if k != "escalated")},
-            "staff": staff, "applications": applications}
+                       "applications": sum(v for k, v in applications.items() if k != "escalated"),
+                       "city_events": cityops.get("events", 0)},
+            "staff": staff + cityops.get("staff", []), "applications": applications, "cityops": cityops}

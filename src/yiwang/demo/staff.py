@@ -118,3 +118,42 @@ def _display_name(username: str, role: str) -> str:
     if username.startswith("head."):
         return f"演示负责人{suffix}"
     return f"演示{_ROLE_ZH.get(role, role)}{suffix}"
+
+
+def load_cityops_staff(
+    session: Session, *, district_codes: list[str], departments: dict[str, str], teams: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The 一网统管 handlers the demo's routing rules need, beside those :func:`load_staff` made
+    (``dispatcher.<district>``, ``handler.<street>`` of the street office, ``grid.<community>``,
+    ``hotline``): a handler of each district department events are routed to
+    (``handler.<district>.lhsr`` …) and one per 处置队伍 in ``teams`` (team code → department id),
+    named ``handler.<team code, lower case>`` and scoped to the team's home area (the part of the
+    code before ``-``). Same shape of dicts as :func:`load_staff`; as SYSTEM, in the caller's transaction."""
+    settings = settings_for(session)
+    password_hash = identity_service.hash_password(settings, DEMO_PASSWORD)
+    needs_totp = "handler" in {r.code for r in identity_service.get_policy(session).roles if r.requires_mfa}
+    plan: list[tuple[str, str, str, str]] = []  # username, area, department code, department id
+    for d in district_codes:
+        for suffix in CITYOPS_DISTRICT_DEPARTMENTS:
+            code = f"{d}-{suffix}"
+            if code in departments:
+                plan.append((f"handler.{d}.{suffix.lower()}", d, code, departments[code]))
+    for code, team_id in teams.items():
+        plan.append((f"handler.{code.lower().replace('-', '.')}", code.split("-", 1)[0], code, team_id))
+    out: list[dict[str, Any]] = []
+    for username, area, code, department_id in plan:
+        user = identity_service.create_user(
+            session, SYSTEM, username=username, password=None, kind="staff",
+            display_name=_display_name(username, "handler"), grants=[("handler", area, department_id)],
+            settings=settings,
+        )
+        identity_service.import_password_hash(session, SYSTEM, user.id, password_hash)
+        if needs_totp:
+            identity_service.enroll_totp_secret(session, user.id, DEMO_TOTP_SECRET, settings=settings)
+        out.append({"username": username, "role": "handler", "scope": f"{area}/{code}", "totp": needs_totp})
+    return out
+
+
+CITYOPS_DISTRICT_DEPARTMENTS = ("LHSR", "SWJ", "ZJW", "XFJY")
+"""District departments that handle city events in the demo (绿化市容, 水务, 建管委, 消防救援); the
+城管执法局 has ``handler.<district>`` already."""
