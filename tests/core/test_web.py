@@ -126,3 +126,14 @@ class TestSqliteDurability:
         db = Database(Settings(var_dir=tmp_path, db_pool_size=3))
         assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (6, 0)
         db.dispose()
+
+
+class TestLocalTime:
+    def test_pages_show_beijing_time(self):
+        from datetime import UTC, datetime
+
+        from yiwang.core.web import local_time
+
+        assert local_time(datetime(2026, 10, 1, 16, 30, tzinfo=UTC)) == "2026-10-02 00:30"
+        assert local_time(datetime(2026, 10, 1, 16, 30)) == "2026-10-02 00:30"  # naive: stored UTC
+        assert local_time(None) == ""

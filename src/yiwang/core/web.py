@@ -26,10 +26,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import Depends, Request
@@ -49,6 +51,21 @@ log = logging.getLogger("yiwang.web")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["_"] = lambda msgid, **kw: translate(msgid, None, **kw)
+
+LOCAL_TIMEZONE = ZoneInfo("Asia/Shanghai")
+"""The time people read (China Standard Time, as the working-day calendar counts); stored in UTC."""
+
+
+def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment as people read it (Beijing time); a naive value is taken as UTC."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(LOCAL_TIMEZONE).strftime(fmt)
+
+
+templates.env.globals["local_time"] = local_time
 
 
 _request_session: ContextVar[Session | None] = ContextVar("yiwang_request_session", default=None)
