@@ -78,7 +78,8 @@ def _fresh_totp(secret: str) -> str:
 
 def _alert_text(page: Page) -> str:
     alerts = page.locator("[role=alert], .alert--error")
-    return " / ".join(t.strip() for t in alerts.all_inner_texts()) or "(no message on the page)"
+    said = " / ".join(t.strip() for t in alerts.all_inner_texts())
+    return said or f"(no message on the page: {page.url} {page.title()!r} {page.inner_text('main')[:300]!r})"
 
 
 def login(page: Page, base_url: str, username: str, password: str, totp_secret: str | None = None) -> None:

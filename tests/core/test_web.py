@@ -137,3 +137,28 @@ class TestLocalTime:
         assert local_time(datetime(2026, 10, 1, 16, 30, tzinfo=UTC)) == "2026-10-02 00:30"
         assert local_time(datetime(2026, 10, 1, 16, 30)) == "2026-10-02 00:30"  # naive: stored UTC
         assert local_time(None) == ""
+
+
+class TestCommitBeforeAnswer:
+    """The unit of work commits before the answer starts: a client that follows a redirect at once
+    must find what the request wrote (a sign-in's new session was missing on the next page)."""
+
+    @pytest.mark.parametrize("path", ["/t/sync/5", "/t/async/6"])
+    def test_the_row_is_committed_when_the_answer_starts(self, settings, db, path):
+        app = _app_with_routes(settings)
+        seen: list[list[int]] = []
+        inner = app.build_middleware_stack()
+
+        async def watching(scope, receive, send):  # noqa: ANN001, ANN202
+            async def on_send(message):  # noqa: ANN001, ANN202
+                if message["type"] == "http.response.start":
+                    seen.append(_count(db))  # another connection: sees committed rows only
+                await send(message)
+
+            await inner(scope, receive, on_send)
+
+        app.middleware_stack = watching
+        with TestClient(app) as client:
+            assert client.post(path).status_code == 200
+        assert seen == [[int(path.rsplit("/", 1)[1])]]
+        app.state.db.dispose()

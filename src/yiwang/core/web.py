@@ -161,8 +161,11 @@ async def run_unit_of_work(session: Session, fn: Callable[..., T], /, *args: Any
     return await run_in_threadpool(_call_and_commit, session, fn, args, kwargs)
 
 
-DbSession = Annotated[Session, Depends(get_db)]
-ReadDbSession = Annotated[Session, Depends(get_read_db)]
+# scope="function": the unit of work ends (commits) before the answer is sent. FastAPI's default
+# ends it after, so a client following a redirect could read before the write was committed (a
+# new session not found on the next page), and a failed commit came after a success was answered.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+ReadDbSession = Annotated[Session, Depends(get_read_db, scope="function")]
 
 
 def _has_credentials(request: Request) -> bool:
