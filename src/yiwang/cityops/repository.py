@@ -228,7 +228,7 @@ def open_counts_by_grid(session: Session, district_code: str, prefix: str, limit
     stmt = select(Event.area_code, func.count()).where(Event.district_code == district_code, Event.status.in_(OPEN))
     if len(prefix) > len(district_code):
         stmt = stmt.where(Event.area_code.startswith(prefix, autoescape=True))
-    return [(a, n) for a, n in session.execute(stmt.group_by(Event.area_code).limit(limit)).tuples()]
+    return [(a, n) for a, n in session.execute(stmt.group_by(Event.area_code).limit(limit))]
 
 
 def caller_reports(session: Session, phone_index: str, limit: int) -> list[tuple[Report, Event]]:
