@@ -3,7 +3,7 @@ triage, dispatch, the assignee's steps, the reporter's feedback, routing rules a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 
 from yiwang.cityops import open311, service
 from yiwang.cityops.schemas import (
@@ -28,6 +28,7 @@ from yiwang.cityops.schemas import (
     RuleRead,
     TriageDecision,
 )
+from yiwang.core.groupcommit import run_write
 from yiwang.core.web import DbSession, ReadDbSession, SignedInActor
 
 router = APIRouter(prefix="/api/v1/cityops", tags=["cityops"])
@@ -45,22 +46,27 @@ def create_category(body: CategoryCreate, session: DbSession, actor: SignedInAct
     return service.create_category(session, actor, body)
 
 
+# Intake runs whole in the worker's group commit (core.groupcommit): classification, the duplicate
+# check, routing and the inserts of many reports share one durable commit, the duplicate check sees
+# every report committed before it (one writer at a time), and the workers of a host take turns
+# without SQLite's sleeping busy handler. On PostgreSQL each runs in a transaction of its own.
 @router.post("/reports/citizen", response_model=ReportOutcome, status_code=201)
-def report_citizen(body: CitizenReport, session: DbSession, actor: SignedInActor) -> ReportOutcome:
+async def report_citizen(body: CitizenReport, request: Request, actor: SignedInActor) -> ReportOutcome:
     """随手拍: a citizen reports a problem with photos and a location."""
-    return service.report_citizen(session, actor, body)
+    return await run_write(request.app.state.db, lambda s: service.report_citizen(s, actor, body))
 
 
 @router.post("/reports/hotline", response_model=ReportOutcome, status_code=201)
-def report_hotline(body: HotlineReport, session: DbSession, actor: SignedInActor) -> ReportOutcome:
+async def report_hotline(body: HotlineReport, request: Request, actor: SignedInActor) -> ReportOutcome:
     """12345: an operator enters a call (cityops.intake); the caller's phone is kept encrypted."""
-    return service.report_hotline(session, actor, body, body.caller_phone)
+    return await run_write(request.app.state.db,
+                           lambda s: service.report_hotline(s, actor, body, body.caller_phone))
 
 
 @router.post("/reports/patrol", response_model=ReportOutcome, status_code=201)
-def report_patrol(body: PatrolReport, session: DbSession, actor: SignedInActor) -> ReportOutcome:
+async def report_patrol(body: PatrolReport, request: Request, actor: SignedInActor) -> ReportOutcome:
     """巡查: a grid worker reports a problem found on patrol (cityops.patrol)."""
-    return service.report_patrol(session, actor, body)
+    return await run_write(request.app.state.db, lambda s: service.report_patrol(s, actor, body))
 
 
 @router.get("/events", response_model=EventPage)
