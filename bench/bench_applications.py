@@ -40,7 +40,18 @@ from typing import Any
 
 import httpx
 
-from bench.bench_web import BODY, CONCURRENCY, DDL, ROOT, SECONDS, _load, _request, _serve
+from bench.bench_web import (
+    BODY,
+    CONCURRENCY,
+    DDL,
+    ROOT,
+    SECONDS,
+    _load,
+    _request,
+    _serve,
+    exchange,
+    p95s_alternating,
+)
 
 ITEM = "SCJG-901"
 """The bench world's item whose every material the platform holds (the person registry)."""
@@ -116,14 +127,8 @@ async def _submitter(host: str, port: int, head: bytes, body: bytes, client: int
         while time.perf_counter() < stop:
             n += 1
             t = time.perf_counter()
-            writer.write(head + f"Idempotency-Key: bench-{client:03d}-{n:08d}\r\n\r\n".encode() + body)
-            answer_head = await reader.readuntil(b"\r\n\r\n")
-            status = int(answer_head.split(b" ", 2)[1])
-            length = 0
-            for line in answer_head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            answer = await reader.readexactly(length)
+            status, answer = await exchange(
+                reader, writer, head + f"Idempotency-Key: bench-{client:03d}-{n:08d}\r\n\r\n".encode() + body)
             if status != 201:
                 failures[f"{status} {json.loads(answer or b'{}').get('error', '')}"] += 1
                 continue
@@ -333,26 +338,11 @@ def _approver() -> Any:
 
 
 def _inbox_p95s(dbs: list[Any]) -> list[tuple[float, int]]:
-    """p95 of ``inbox`` on each database, the calls alternating between them so that the other
-    load on the machine falls on both alike; a few calls first warm the caches."""
+    """p95 of ``inbox`` on each database (``bench_web.p95s_alternating``)."""
     from yiwang.applications import service as applications_service
 
     actor = _approver()
-    times: list[list[float]] = [[] for _ in dbs]
-    rows = [0 for _ in dbs]
-    for n in range(WARM_UP + CALLS):
-        for k, db in enumerate(dbs):
-            with db.session() as session:
-                t = time.perf_counter()
-                rows[k] = len(applications_service.inbox(session, actor))
-                took = time.perf_counter() - t
-            if n >= WARM_UP:
-                times[k].append(took)
-    out = []
-    for k, got in enumerate(times):
-        got.sort()
-        out.append((got[int(len(got) * 0.95)] * 1000, rows[k]))
-    return out
+    return p95s_alternating(dbs, lambda session: applications_service.inbox(session, actor), CALLS, WARM_UP)
 
 
 def bench_inbox(report) -> None:  # noqa: ANN001

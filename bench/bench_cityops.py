@@ -40,7 +40,18 @@ from typing import Any
 
 import httpx
 
-from bench.bench_web import BODY, CONCURRENCY, DDL, ROOT, SECONDS, _load, _request, _serve
+from bench.bench_web import (
+    BODY,
+    CONCURRENCY,
+    DDL,
+    ROOT,
+    SECONDS,
+    _load,
+    _request,
+    _serve,
+    exchange,
+    p95s_alternating,
+)
 
 PATH = "/api/v1/cityops/reports/citizen"
 OPEN311_PATH = "/open311/v2/requests.json"
@@ -106,14 +117,7 @@ async def _reporter(host: str, port: int, requests: list[bytes], stop: float, la
             request = requests[n % len(requests)]
             n += 1
             t = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            answer = await reader.readexactly(length)
+            status, answer = await exchange(reader, writer, request)
             if status != 201:
                 failures[f"{status} {json.loads(answer or b'{}').get('error', '')}"] += 1
                 continue
@@ -285,25 +289,11 @@ def _dispatcher() -> Any:
 
 
 def _queue_p95s(dbs: list[Any]) -> list[tuple[float, int]]:
-    """p95 of ``list_events`` on each database, alternating between them; a few calls warm the caches."""
+    """p95 of ``list_events`` on each database (``bench_web.p95s_alternating``)."""
     from yiwang.cityops import service as cityops_service
 
     actor = _dispatcher()
-    times: list[list[float]] = [[] for _ in dbs]
-    rows = [0 for _ in dbs]
-    for n in range(WARM_UP + CALLS):
-        for k, db in enumerate(dbs):
-            with db.session() as session:
-                t = time.perf_counter()
-                rows[k] = len(cityops_service.list_events(session, actor).items)
-                took = time.perf_counter() - t
-            if n >= WARM_UP:
-                times[k].append(took)
-    out = []
-    for k, got in enumerate(times):
-        got.sort()
-        out.append((got[int(len(got) * 0.95)] * 1000, rows[k]))
-    return out
+    return p95s_alternating(dbs, lambda session: cityops_service.list_events(session, actor).items, CALLS, WARM_UP)
 
 
 def bench_queue(report) -> None:  # noqa: ANN001

@@ -184,6 +184,39 @@ def _request(host: str, method: str, path: str, token: str | None = None, body: 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request on a keep-alive connection and read its answer: (status, body)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return status, await reader.readexactly(length)
+
+
+def p95s_alternating(dbs: list[Any], call: Any, calls: int = 300, warm_up: int = 20) -> list[tuple[float, int]]:
+    """(p95 in ms, rows of the last answer) of ``call(session)`` on each database, the calls
+    alternating between them so that other load on the machine falls on both alike; the first
+    ``warm_up`` rounds only warm the caches."""
+    times: list[list[float]] = [[] for _ in dbs]
+    rows = [0 for _ in dbs]
+    for n in range(warm_up + calls):
+        for k, db in enumerate(dbs):
+            with db.session() as session:
+                t = time.perf_counter()
+                rows[k] = len(call(session))
+                took = time.perf_counter() - t
+            if n >= warm_up:
+                times[k].append(took)
+    out = []
+    for got in times:
+        got.sort()
+        out.append(got[int(len(got) * 0.95)] * 1000)
+    return list(zip(out, rows, strict=True))
+
+
 async def _connection(host: str, port: int, request: bytes, stop: float, latencies: list[float]) -> None:
     """One keep-alive HTTP/1.1 connection sending the same request back to back until ``stop`` (a
     minimal client: httpx's pool, not the server, was the bottleneck at 64 connections)."""
@@ -191,14 +224,7 @@ async def _connection(host: str, port: int, request: bytes, stop: float, latenci
     try:
         while time.perf_counter() < stop:
             t = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            answer = await reader.readexactly(length)
+            status, answer = await exchange(reader, writer, request)
             if not 200 <= status < 300:
                 raise RuntimeError(f"{request.split(b' ', 2)[1].decode()}: {status} {answer[:200]!r}")
             latencies.append(time.perf_counter() - t)
