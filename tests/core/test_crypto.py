@@ -109,3 +109,24 @@ class TestSm2Randomness:
         for n in range(40):
             data = f"checkpoint {n}".encode()
             assert verify_signature("sm2", pub, data, sign(keyed, data, "sm2")[2])
+
+
+class TestSm2KeysThatStartWith04:
+    """About one SM2 key in 256 has a public point whose hex starts with "04"; gmssl's constructor
+    strips a "04" prefix with ``lstrip`` and used to eat the point's own digits (an odd-length key:
+    signing raised, verifying failed). Found when CI drew such a key."""
+
+    PRIVATE = "6b3a407ee50982ba19de1680866585fc8c24606969e92382bcee884ed535d4e7"
+
+    def test_such_a_key_signs_and_verifies(self):
+        from yiwang.certificates import offline
+        from yiwang.core.sm2keys import sm2_public_from_private, sm2_sign, sm2_verify
+
+        pub = sm2_public_from_private(self.PRIVATE)
+        assert pub.startswith("04") and len(pub) == 128
+        signature = sm2_sign(self.PRIVATE, pub, b"certificate bytes")
+        assert sm2_verify(pub, signature, b"certificate bytes")
+        assert not sm2_verify(pub, signature, b"altered bytes")
+        encoded = base64.b64encode(signature).decode()
+        assert verify_signature("sm2", pub, b"certificate bytes", encoded)
+        assert offline.signature_valid("sm2", pub, b"certificate bytes", encoded)

@@ -94,7 +94,9 @@ def signature_valid(algorithm: str, public_key: str, data: bytes, signature_b64:
             pub = public_key.strip().lower()
             if len(raw) != 64 or len(pub) != 128 or any(c not in "0123456789abcdef" for c in pub):
                 return False
-            return bool(sm2.CryptSM2(private_key="", public_key=pub).verify_with_sm3(raw.hex(), data))
+            verifier = sm2.CryptSM2(private_key="", public_key="")
+            verifier.public_key = pub  # the constructor's lstrip("04") would eat a key's own leading digits
+            return bool(verifier.verify_with_sm3(raw.hex(), data))
     except (ValueError, TypeError, binascii.Error):
         return False
     return False

@@ -208,7 +208,7 @@ def reports_of(session: Session, user_id: str, limit: int) -> list[tuple[Report,
     return [(r, e) for r, e in session.execute(
         select(Report, Event).join(Event, Event.id == Report.event_id)
         .where(Report.reporter_user_id == user_id).order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
-    ).tuples()]
+    )]
 
 
 def assigned(session: Session, *, department_id: str, team_id: str | None, statuses: tuple[str, ...],
@@ -236,7 +236,7 @@ def caller_reports(session: Session, phone_index: str, limit: int) -> list[tuple
     return [(r, e) for r, e in session.execute(
         select(Report, Event).join(Event, Event.id == Report.event_id)
         .where(Report.caller_phone_index == phone_index).order_by(Report.created_at.desc()).limit(limit)
-    ).tuples()]
+    )]
 
 
 # -- Open311 ---

@@ -188,12 +188,12 @@ def verify_signature(algorithm: str, public_key: str | bytes, data: bytes, signa
                 return False
             return True
         if algorithm == "sm2":
-            from gmssl import sm2
+            from yiwang.core.sm2keys import sm2_verify
 
             pub = pub.strip().lower()
             if len(raw) != 64 or len(pub) != 128 or any(c not in "0123456789abcdef" for c in pub):
                 return False
-            return bool(sm2.CryptSM2(private_key="", public_key=pub).verify_with_sm3(raw.hex(), data))
+            return sm2_verify(pub, raw, data)
     except (ValueError, TypeError, binascii.Error):
         return False
     return False
