@@ -3,7 +3,7 @@
 from yiwang.core.db import Base
 
 for _domain in ("identity", "audit", "areas", "registry", "ops", "workdays", "workflow", "catalog",
-                "certificates", "ratings", "notifications", "files", "applications", "cityops"):
+                "certificates", "ratings", "notifications", "files", "applications", "cityops", "datacat"):
     try:
         __import__(f"yiwang.{_domain}.models")
     except ModuleNotFoundError as exc:  # a domain without tables
