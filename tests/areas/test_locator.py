@@ -67,3 +67,41 @@ class TestGridIndex:
         assert index.find(110.0, 40.0).code == "310101002001999"
         assert index.find(90.0, 40.0) is None
         assert len(index.buckets) <= 4 * len(data) + 16
+
+
+class TestGazetteer:
+    """Addresses given as text are placed by the area names they contain."""
+
+    AREAS = [
+        AreaRead(code="310101", name="黄浦区", level="district", parent_code="31", depth=1),
+        AreaRead(code="310104", name="徐汇区", level="district", parent_code="31", depth=1),
+        AreaRead(code="310101002", name="南京东路街道", level="street", parent_code="310101", depth=2),
+        AreaRead(code="310101013", name="外滩街道", level="street", parent_code="310101", depth=2),
+        AreaRead(code="310104003", name="天平路街道", level="street", parent_code="310104", depth=2),
+        AreaRead(code="310101002001", name="新村社区居委会", level="community", parent_code="310101002", depth=3),
+        AreaRead(code="310104003001", name="新村社区居委会", level="community", parent_code="310104003", depth=3),
+    ]
+
+    def gazetteer(self):
+        from yiwang.areas.locator import Gazetteer
+
+        return Gazetteer(self.AREAS)
+
+    def test_the_deepest_area_named_wins(self):
+        assert self.gazetteer().match("黄浦区南京东路街道贵州路101号").code == "310101002"
+
+    def test_a_street_without_its_suffix_is_found(self):
+        assert self.gazetteer().match("南京东路299号门口").code == "310101002"
+
+    def test_a_district_alone(self):
+        assert self.gazetteer().match("徐汇区某小区门口").code == "310104"
+
+    def test_a_shared_name_is_decided_by_the_rest_of_the_address(self):
+        assert self.gazetteer().match("徐汇区天平路新村社区3号楼").code == "310104003001"
+
+    def test_a_shared_name_alone_is_ambiguous(self):
+        assert self.gazetteer().match("新村3号楼") is None
+
+    def test_nothing_named_is_none(self):
+        assert self.gazetteer().match("楼下垃圾没人收") is None
+        assert self.gazetteer().match("") is None

@@ -134,11 +134,17 @@ class TestPostRequest:
         got = client.get(f"{BASE}/requests/{body[0]['service_request_id']}.json").json()
         assert got[0]["address_id"] == "310101002" and got[0]["status"] == "open"
 
-    def test_an_address_only_request_waits_in_triage_and_is_not_lost(self, client, session, api_key, city):
+    def test_an_address_only_request_is_placed_by_the_street_it_names(self, client, session, api_key, city):
         r = post(client, api_key(), lat=None, long=None, address_string="南京东路100号")
         number = xml(r).findtext("request/service_request_id")
         ev = session.query(Event).filter_by(number=number).one()
-        assert (ev.status, ev.triage_reason, ev.address) == ("triage", "no_location", "南京东路100号")
+        assert (ev.street_code, ev.grid_code, ev.address) == ("310101002", None, "南京东路100号")
+
+    def test_an_address_naming_no_area_waits_in_triage_and_is_not_lost(self, client, session, api_key, city):
+        r = post(client, api_key(), lat=None, long=None, address_string="小区北门100号")
+        number = xml(r).findtext("request/service_request_id")
+        ev = session.query(Event).filter_by(number=number).one()
+        assert (ev.status, ev.triage_reason, ev.address) == ("triage", "no_location", "小区北门100号")
 
     def test_the_token_gives_the_service_request_id(self, client, session, api_key, city):
         number = xml(post(client, api_key())).findtext("request/service_request_id")

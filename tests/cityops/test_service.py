@@ -68,6 +68,19 @@ class TestIntake:
         assert (ev.status, ev.triage_reason, ev.area_code, ev.district_code) == ("triage", "no_location", "31", "31")
         assert session.scalar(select(func.count()).select_from(Report).where(Report.event_id == ev.id)) == 1
 
+    def test_an_address_without_a_point_is_placed_by_the_street_it_names(self, session, citizen, city):
+        out = cityops_service.report_citizen(session, citizen, ReportIn(
+            description="垃圾堆放", category_code="SRHJ.LJ", address="黄浦区南京东路299号门口"))
+        ev = event_row(session, out.event_id)
+        assert (ev.area_code, ev.street_code, ev.grid_code, ev.district_code) == (STREET, STREET, None, DISTRICT)
+        assert (ev.status, ev.assignee_department_id) == ("dispatched", city["dept"])
+
+    def test_an_address_naming_no_area_goes_to_the_triage_queue(self, session, citizen, city):
+        out = cityops_service.report_citizen(session, citizen, ReportIn(
+            description="垃圾堆放", category_code="SRHJ.LJ", address="楼下门口"))
+        ev = event_row(session, out.event_id)
+        assert (ev.status, ev.triage_reason) == ("triage", "no_location")
+
     def test_a_point_outside_the_city_goes_to_the_triage_queue_with_its_point(self, session, citizen, city, report):
         out = report(citizen, point=OUTSIDE)
         ev = event_row(session, out.event_id)

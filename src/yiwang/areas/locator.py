@@ -48,6 +48,7 @@ class GridIndex:
     def __init__(self, token: str | None, areas: Sequence[AreaRead], geoms: Any) -> None:
         self.token = token
         self.size = len(areas)
+        self.gazetteer = Gazetteer(())
         entries: list[Entry] = []
         if len(geoms):
             geoms = np.asarray(geoms, dtype=object)
@@ -114,6 +115,52 @@ class GridIndex:
         return None
 
 
+_SUFFIXES = ("社区居委会", "居民委员会", "村民委员会", "居委会", "村委会", "街道办事处", "街道", "社区", "镇", "乡")
+"""What an address usually leaves out of an area's official name (南京东路街道 → 南京东路)."""
+GAZETTEER_LEVELS = ("district", "street", "community")
+_DEPTH = {"city": 0, "district": 1, "street": 2, "community": 3, "grid": 4}
+
+
+class Gazetteer:
+    """Area names → areas, to place an address given as text (e.g. 黄浦区南京东路街道 … or
+    南京东路100号): the deepest area whose name — or its name without a suffix such as 街道 or
+    社区居委会, when at least two characters remain — occurs in the text, among areas that agree with
+    the others found (a street found must lie in the district found). An area name that several
+    areas share (two districts' 新村社区) counts only where the rest of the address decides it."""
+
+    def __init__(self, areas: Sequence[AreaRead]) -> None:
+        keys: dict[str, list[AreaRead]] = {}
+        for area in areas:
+            names = {area.name}
+            for suffix in _SUFFIXES:
+                if area.name.endswith(suffix) and len(area.name) - len(suffix) >= 2:
+                    names.add(area.name[: -len(suffix)])
+                    break
+            for name in names:
+                keys.setdefault(name, []).append(area)
+        self.keys = sorted(keys.items(), key=lambda kv: -len(kv[0]))
+
+    def match(self, text: str) -> AreaRead | None:
+        """The most precise area the text names, or None when it names none (or only ambiguously)."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        found: list[AreaRead] = []
+        for key, areas in self.keys:
+            if key in text:
+                found.extend(areas)
+        if not found:
+            return None
+        unique = {a.code: a for a in found}
+        # Each area scores by how many of the other areas found are its ancestors, then by depth;
+        # a tie at the top between two areas is ambiguous, and the address names neither.
+        scored = sorted(((sum(1 for o in unique if o != a.code and a.code.startswith(o)), _DEPTH.get(a.level, 0), a)
+                         for a in unique.values()), key=lambda t: (t[0], t[1]), reverse=True)
+        if len(scored) > 1 and scored[0][:2] == scored[1][:2]:
+            return None
+        return scored[0][2]
+
+
 class _State:
     __slots__ = ("index", "checked_at", "lock")
 
@@ -153,6 +200,7 @@ def build(session: Session) -> GridIndex:
     areas = [AreaRead.model_validate(r) for r in rows]
     geoms = geo.load_many([r.boundary for r in rows]) if rows else []
     index = GridIndex(token, areas, geoms)
+    index.gazetteer = Gazetteer([AreaRead.model_validate(r) for r in repository.named_rows(session, GAZETTEER_LEVELS)])
     log.info("grid index built", extra={"grids": index.size, "ms": round((time.perf_counter() - started) * 1000, 1)})
     return index
 

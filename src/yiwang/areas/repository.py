@@ -71,6 +71,11 @@ def grid_rows_with_boundary(session: Session) -> Sequence[Row[Any]]:
     ).all()
 
 
+def named_rows(session: Session, levels: tuple[str, ...]) -> Sequence[Row[Any]]:
+    """Every area of the given levels (for the address gazetteer), in code order."""
+    return session.execute(select(*_READ_COLUMNS).where(Area.level.in_(levels)).order_by(Area.code)).all()
+
+
 def insert_areas(session: Session, rows: list[dict[str, Any]]) -> None:
     now = utcnow()
     for i in range(0, len(rows), CHUNK):

@@ -279,6 +279,12 @@ def locate(session: Session, lon: float, lat: float, crs: Literal["wgs84", "gcj0
     return locator.current(session).find(lon, lat)
 
 
+def locate_address(session: Session, text: str) -> AreaRead | None:
+    """The most precise district, street or community an address names (see
+    :class:`~yiwang.areas.locator.Gazetteer`), or None when it names none unambiguously."""
+    return locator.current(session).gazetteer.match(text)
+
+
 # -- import ------------------------------------------------------------------------------------------
 
 def _read_text(stream: IO[Any] | bytes | str) -> str:

@@ -349,13 +349,19 @@ def _check_point(lon: float | None, lat: float | None) -> bool:
     return True
 
 
-def _place(session: Session, lon: float | None, lat: float | None, area_code: str | None) -> _Place:
+def _place(session: Session, lon: float | None, lat: float | None, area_code: str | None,
+           address: str | None = None) -> _Place:
+    """A point places to its grid; else an area code; else the most precise area the address text
+    names (黄浦区南京东路… → the street); else nowhere (the triage queue)."""
     city = _city_code(session)
     if lon is not None and lat is not None:
         grid = areas_service.locate(session, lon, lat, "wgs84")
         return _Place(city, grid.code) if grid is not None else _Place(city, reason="outside_city")
     if area_code:
         return _area_place(session, area_code)
+    named = areas_service.locate_address(session, address) if address else None
+    if named is not None:
+        return _area_place(session, named.code)
     return _Place(city, reason="no_location")
 
 
@@ -528,7 +534,7 @@ def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, ca
     lon, lat = report.lon, report.lat
     if _check_point(lon, lat) and report.crs == "gcj02":
         lon, lat = areas_service.to_wgs84(lon, lat, "gcj02")  # type: ignore[arg-type]
-    place = _place(session, lon, lat, report.area_code)
+    place = _place(session, lon, lat, report.area_code, report.address)
 
     category, confidence, doubt = given, None, None
     if given is None or not report.category_sure:
