@@ -1,8 +1,9 @@
 """Data catalogue (datacat): resources, metadata versions, fields, distributions and their versions, grants,
 demands, conditional-access requests, the search index.
+
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-03 14:29:05.464003
+Create Date: 2026-12-03 14:31:50.927150
 """
 from alembic import op
 import sqlalchemy as sa
@@ -80,15 +81,13 @@ def upgrade() -> None:
     sa.Column('purpose', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=True),
     sa.Column('decided_by', sa.String(length=26), nullable=True),
     sa.Column('decided_at', yiwang.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('expires_at', yiwang.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', yiwang.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.String(length=26), nullable=False),
     sa.ForeignKeyConstraint(['resource_id'], ['datacat_resources.id'], name=op.f('fk_datacat_access_requests_resource_id_datacat_resources')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_datacat_access_requests')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_datacat_access_requests_token_hash'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_datacat_access_requests'))
     )
     with op.batch_alter_table('datacat_access_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_datacat_access_requests_resource_id'), ['resource_id'], unique=False)
@@ -105,6 +104,7 @@ def upgrade() -> None:
     sa.Column('datastore_active', sa.Boolean(), nullable=False),
     sa.Column('row_count', sa.Integer(), nullable=True),
     sa.Column('size', sa.Integer(), nullable=True),
+    sa.Column('steps', sa.Text(), nullable=False),
     sa.Column('created_at', yiwang.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', yiwang.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.String(length=26), nullable=False),

@@ -36,7 +36,7 @@ log = logging.getLogger("yiwang.http")
 # Routers are matched in this order: the busiest (applications) comes first, since each route tried
 # before a match costs a regex test on every request.
 DOMAINS = ("applications", "site", "identity", "audit", "areas", "registry", "ops", "workdays", "workflow",
-           "catalog", "certificates", "ratings", "notifications", "files", "cityops")
+           "catalog", "certificates", "ratings", "notifications", "files", "cityops", "datacat")
 
 REQUESTS = Counter("yiwang_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(

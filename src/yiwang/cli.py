@@ -15,7 +15,7 @@ from yiwang.core.errors import PermissionDenied
 from yiwang.core.settings import get_settings, reset_settings
 
 DOMAINS = ("identity", "audit", "areas", "registry", "ops", "demo", "workdays", "workflow", "catalog",
-           "certificates", "ratings", "notifications", "files", "applications", "cityops")
+           "certificates", "ratings", "notifications", "files", "applications", "cityops", "datacat")
 
 
 @click.group()

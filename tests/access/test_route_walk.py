@@ -395,6 +395,69 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /inbox/tasks/{application_id}/{branch_id}": (perm("application.decide"), None),
     "POST /inbox/tasks/{application_id}/{branch_id}/decide": (perm("application.decide"), form(lambda ids, t: {
         "decision": "approve"})),
+    # the open-data portal (datacat/pages.py): public reads; applying and asking need a sign-in (the
+    # walk's dataset name and table id are unknown, so allowed roles meet 404)
+    "GET /opendata": (PUBLIC, None),
+    "GET /opendata/dataset/{name}": (PUBLIC, None),
+    "POST /opendata/dataset/{name}/access": (SIGNED_IN, form(lambda ids, t: {"organisation": "walk", "purpose": "walk"})),
+    "GET /opendata/download/{distribution_id}.{fmt}": (PUBLIC, None),
+    "GET /opendata/demands": (PUBLIC, None),
+    "POST /opendata/demands": (SIGNED_IN, form(lambda ids, t: {"title": f"walk {t}"})),
+    "GET /opendata/my": (SIGNED_IN, None),
+    # open data: the CKAN Action API (one route per prefix and method; reads are public, and a write's
+    # answer depends on the token sent — tests/datacat/test_ckan.py — the walk meets "action not known")
+    "GET /api/3/action/{action}": (PUBLIC, None),
+    "POST /api/3/action/{action}": (PUBLIC, None),
+    "GET /api/action/{action}": (PUBLIC, None),
+    "POST /api/action/{action}": (PUBLIC, None),
+    # DCAT-AP export of the open catalogue
+    "GET /catalog.{fmt}": (PUBLIC, None),
+    "GET /dataset/{ref}.{fmt}": (PUBLIC, None),
+    # data catalogue, staff API (datacat/api.py): the walk's ids are unknown, so allowed roles meet 404/422
+    "GET /api/v1/datacat/resources": (anyof("datacat.read", "datacat.manage"), None),
+    "POST /api/v1/datacat/resources": (perm("datacat.manage"), j(lambda ids, t: {
+        "name": f"walk-{t}", "code": f"WALK-{t}", "title": "巡检数据", "department_id": "x", "topic": "transport"})),
+    "GET /api/v1/datacat/resources/{ref}": (anyof("datacat.read", "datacat.manage"), None),
+    "PATCH /api/v1/datacat/resources/{ref}": (perm("datacat.manage"), j(lambda ids, t: {"summary": "walk"})),
+    "GET /api/v1/datacat/resources/{ref}/history": (anyof("datacat.read", "datacat.manage"), None),
+    "POST /api/v1/datacat/resources/{ref}/distributions": (perm("datacat.manage"), upload("t.csv", "a,b\n1,2\n")),
+    "GET /api/v1/datacat/distributions/{distribution_id}/versions": (anyof("datacat.read", "datacat.manage"), None),
+    "PUT /api/v1/datacat/distributions/{distribution_id}/steps": (perm("datacat.manage"), j(lambda ids, t: {
+        "steps": []})),
+    "GET /api/v1/datacat/distributions/{distribution_id}/preview": (anyof("datacat.read", "datacat.manage"), None),
+    "POST /api/v1/datacat/resources/{ref}/open": (perm("datacat.manage"), None),
+    "POST /api/v1/datacat/resources/{ref}/close": (perm("datacat.manage"), None),
+    "POST /api/v1/datacat/resources/{ref}/grants": (perm("datacat.manage"), j(lambda ids, t: {
+        "department_id": "x", "max_sensitivity": 3, "purpose": "walk"})),
+    "DELETE /api/v1/datacat/grants/{grant_id}": (perm("datacat.manage"), None),
+    "GET /api/v1/datacat/responsibilities": (anyof("datacat.read", "datacat.manage"), None),
+    "GET /api/v1/datacat/demands": (SIGNED_IN, None),
+    "POST /api/v1/datacat/demands": (SIGNED_IN, j(lambda ids, t: {"title": f"walk {t}"})),
+    "POST /api/v1/datacat/demands/{demand_id}/answer": (perm("datacat.manage"), j(lambda ids, t: {
+        "status": "answered", "answer": "walk"})),
+    "POST /api/v1/datacat/resources/{ref}/access-requests": (SIGNED_IN, j(lambda ids, t: {
+        "organisation": "walk", "purpose": "walk"})),
+    "GET /api/v1/datacat/access-requests": (SIGNED_IN, None),
+    "POST /api/v1/datacat/access-requests/{request_id}/decision": (perm("datacat.manage"), j(lambda ids, t: {
+        "approve": False})),
+    "GET /api/v1/datacat/access-requests/{request_id}/token": (SIGNED_IN, None),
+    # data catalogue, staff pages (datacat/staff_pages.py): the walk's ids are unknown, so allowed roles meet 404/422
+    "GET /datacat": (anyof("datacat.read", "datacat.manage"), None),
+    "GET /datacat/new": (perm("datacat.manage"), None),
+    "POST /datacat/new": (perm("datacat.manage"), form(lambda ids, t: {"title": "巡检数据", "name": f"walk-{t}"})),
+    "GET /datacat/resources/{ref}": (anyof("datacat.read", "datacat.manage"), None),
+    "GET /datacat/resources/{ref}/edit": (perm("datacat.manage"), None),
+    "POST /datacat/resources/{ref}/edit": (perm("datacat.manage"), form(lambda ids, t: {"title": "巡检数据"})),
+    "POST /datacat/resources/{ref}/{action}": (perm("datacat.manage"), form(lambda ids, t: {"reason": "walk"})),
+    "GET /datacat/resources/{ref}/tables/{distribution_id}/preview": (anyof("datacat.read", "datacat.manage"), None),
+    "POST /datacat/grants/{grant_id}/revoke": (perm("datacat.manage"), None),
+    "GET /datacat/responsibilities": (anyof("datacat.read", "datacat.manage"), None),
+    "GET /datacat/demands": (anyof("datacat.read", "datacat.manage"), None),
+    "POST /datacat/demands/{demand_id}/answer": (perm("datacat.manage"), form(lambda ids, t: {
+        "status": "answered", "answer": "walk"})),
+    "GET /datacat/access-requests": (perm("datacat.manage"), None),
+    "POST /datacat/access-requests/{request_id}/decide": (perm("datacat.manage"), form(lambda ids, t: {
+        "decision": "reject"})),
 }
 
 

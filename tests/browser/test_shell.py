@@ -41,7 +41,7 @@ class TestHomePage:
     def test_offers_sign_in_to_an_anonymous_visitor(self, live_server: LiveServer, page: Page) -> None:
         page.goto(live_server.url + "/")
 
-        assert texts(page, ".site-nav a") == ["首页", "登录"]
+        assert texts(page, ".site-nav a") == ["首页", "数据开放", "登录"]
         assert page.get_by_role("button", name="退出登录").count() == 0
 
     @pytest.mark.parametrize("mobile", [False, True], ids=["desktop", "mobile"])
@@ -186,10 +186,10 @@ class TestStaffShell:
         page.screenshot(path=str(artifacts_dir(request.config) / "home-desktop-staff.png"), full_page=True)
 
         assert page.locator("h1").inner_text() == "工作台"
-        assert texts(page, ".site-nav a") == ["首页", "审计日志", "站内信", "账号安全"]
+        assert texts(page, ".site-nav a") == ["首页", "数据开放", "审计日志", "站内信", "账号安全"]
         assert texts(page, ".card__title") == ["审计日志", "站内信", "账号安全"]
         assert page_problems(page) == []
 
         click_and_wait(page, "button", "退出登录")
         page.goto(live_server.url + "/")
-        assert texts(page, ".site-nav a") == ["首页", "登录"]
+        assert texts(page, ".site-nav a") == ["首页", "数据开放", "登录"]

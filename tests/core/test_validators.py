@@ -155,3 +155,79 @@ class TestMobile:
             validate_mobile("12812345678")
         assert info.value.code == "invalid_mobile"
         assert info.value.render("zh_Hans_CN") == "手机号码无效。"
+
+
+class TestBankCard:
+    def test_accepts_luhn_valid_numbers_of_13_to_19_digits(self) -> None:
+        from yiwang.core.validators import is_valid_bank_card
+
+        assert is_valid_bank_card("6222021234567890128")  # 19 digits, UnionPay
+        assert is_valid_bank_card("4111111111111111")
+        assert is_valid_bank_card("4111 1111 1111 1111")
+        assert is_valid_bank_card("4222222222222")  # 13 digits
+
+    @pytest.mark.parametrize("bad", ["4111111111111112", "411111111111", "41111111111111111113", "4111-1111-1111-111A",
+                                     "", "４１１１１１１１１１１１１１１１"])
+    def test_refuses(self, bad: str) -> None:
+        from yiwang.core.validators import is_valid_bank_card
+
+        assert not is_valid_bank_card(bad)
+
+    def test_luhn(self) -> None:
+        from yiwang.core.validators import luhn_ok
+
+        assert luhn_ok("79927398713")
+        assert not luhn_ok("79927398710")
+
+
+class TestEmail:
+    @pytest.mark.parametrize("good", ["zhang.san@example.com", "a+b@mail.example.com.cn", "x_1@sub-domain.gov.cn"])
+    def test_accepts(self, good: str) -> None:
+        from yiwang.core.validators import is_valid_email
+
+        assert is_valid_email(good)
+
+    @pytest.mark.parametrize("bad", ["zhang", "a@b", "a@b.c1", "a..b@example.com", ".a@example.com", "a@-x.com",
+                                     "张三@example.com", "a@example.com.", "a" * 65 + "@example.com", ""])
+    def test_refuses(self, bad: str) -> None:
+        from yiwang.core.validators import is_valid_email
+
+        assert not is_valid_email(bad)
+
+
+class TestFindIdentifiers:
+    ID = "110101199003071233"  # valid check digit
+    USCC = "91310000MA1FL0000N"
+
+    def test_finds_each_kind_inside_text(self) -> None:
+        from yiwang.core.validators import find_identifiers
+
+        text = (f"联系人身份证{self.ID}，电话13812345678或+86 139-1234-5678，代码{self.USCC}，"
+                "卡号6222 0212 3456 7890 128，邮箱zhang.san@example.com。")
+        found = [(kind, text[s:e]) for kind, s, e in find_identifiers(text)]
+        assert found == [("resident_id", self.ID), ("mobile", "13812345678"), ("mobile", "+86 139-1234-5678"),
+                         ("uscc", self.USCC), ("bank_card", "6222 0212 3456 7890 128"),
+                         ("email", "zhang.san@example.com")]
+
+    def test_invalid_check_characters_are_not_found(self) -> None:
+        from yiwang.core.validators import find_identifiers
+
+        assert find_identifiers("110101199003071234 91310000MA1FL0000A 6222021234567890120") == []
+
+    def test_numbers_inside_longer_digit_runs_are_not_found(self) -> None:
+        from yiwang.core.validators import find_identifiers
+
+        assert find_identifiers("订单20240307" + self.ID + "99") == []
+        assert find_identifiers("1381234567890") == []
+
+    def test_a_card_needs_an_issuer_prefix_outside_a_card_column(self) -> None:
+        from yiwang.core.validators import find_identifiers, luhn_ok
+
+        code = next(f"310101002001000{d}" for d in "0123456789" if luhn_ok(f"310101002001000{d}"))
+        assert find_identifiers(code) == []
+        assert find_identifiers(code, card_column=True) == [("bank_card", 0, 16)]
+
+    def test_an_id_ending_in_x(self) -> None:
+        from yiwang.core.validators import find_identifiers
+
+        assert find_identifiers("证件11010519491231002x。") == [("resident_id", 2, 20)]

@@ -103,7 +103,7 @@ class TestAnonymousVisitor:
     def test_sees_only_home_and_sign_in(self, client) -> None:
         response = client.get("/", headers=HTML)
 
-        assert nav_hrefs(response.text) == ["/", "/login"]
+        assert nav_hrefs(response.text) == ["/", "/opendata", "/login"]
         assert 'action="/logout"' not in response.text
 
     def test_gets_no_personal_data_and_no_session(self, client) -> None:
@@ -131,7 +131,7 @@ class TestStaffNavigation:
 
         response = client.get("/", headers=HTML)
 
-        assert nav_hrefs(response.text) == ["/", href, "/inbox", "/account/security"]
+        assert nav_hrefs(response.text) == ["/", "/opendata", href, "/inbox", "/account/security"]
 
     def test_shows_the_workbench_and_sign_out(self, client, as_actor) -> None:
         as_actor(staff("audit.read", "user.manage"))
@@ -150,7 +150,7 @@ class TestStaffNavigation:
         response = client.get("/", headers=HTML)
 
         assert "您的账号尚未分配角色，请联系系统管理员。" in response.text
-        assert nav_hrefs(response.text) == ["/", "/inbox", "/account/security"]
+        assert nav_hrefs(response.text) == ["/", "/opendata", "/inbox", "/account/security"]
 
     def test_marks_the_current_page(self, client, as_actor) -> None:
         as_actor(staff("audit.read"))

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""
     """SQLAlchemy URL; empty means SQLite at ``{var_dir}/yiwang.db``."""
+    datastore_url: str = ""
+    """Where the open-data datastore keeps the rows of opened tables (a database of its own, so SQL
+    run there cannot reach the platform's tables). Empty means, on SQLite, the file
+    ``<main db stem>-datastore.db`` beside the main database, and on PostgreSQL the main database's
+    server and database in the schema ``datastore`` (docs/adr/0012-datastore.md)."""
     db_pool_size: int = 10
     sqlite_busy_timeout_ms: int = 30_000
     sqlite_synchronous: Literal["FULL", "EXTRA", "NORMAL"] = "FULL"

@@ -157,6 +157,9 @@ class Distribution(IdMixin, Base):
     """True when the open version's rows are in the datastore (table named by this id)."""
     row_count: Mapped[int | None] = mapped_column(Integer)
     size: Mapped[int | None] = mapped_column(Integer)
+    steps: Mapped[str] = mapped_column(Text, default="[]")
+    """The de-identification steps the data officer recorded for this table (JSON list of
+    ``gate.Step``): applied to every version before the gate scans it and before it opens."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -237,7 +240,8 @@ class DataDemand(IdMixin, Base):
 
 class AccessRequest(IdMixin, Base):
     """有条件开放申请 — an outside user's request for a conditionally open resource; once approved,
-    a token (stored as its hash) gives access until it expires."""
+    the applicant's access token (an HMAC of the request id under the deployment's secret, so none is
+    stored) reads its data until it expires or is revoked."""
 
     __tablename__ = "datacat_access_requests"
 
@@ -248,7 +252,6 @@ class AccessRequest(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     """``pending``, ``approved``, ``rejected`` or ``revoked``."""
     reason: Mapped[str] = mapped_column(Text, default="")
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     decided_by: Mapped[str | None] = mapped_column(String(26))
     decided_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]

@@ -371,6 +371,23 @@ def open_file(
     return stored, content
 
 
+def read_bytes(session: Session, file_id: str) -> bytes:
+    """A stored file's bytes, checked against its checksum, with no access check (for services that
+    decide access themselves and audit their own reads); ``file_unavailable`` when gone or altered."""
+    stored = get(session, file_id)
+    if stored is None:
+        raise errors.FileNotFound()
+    try:
+        content = _path(settings_for(session), file_id).read_bytes()
+    except FileNotFoundError:
+        log.error("stored file missing", extra={"file_id": file_id})
+        raise errors.FileUnavailable() from None
+    if len(content) != stored.size or hashlib.sha256(content).hexdigest() != stored.sha256:
+        log.error("stored file does not match its checksum", extra={"file_id": file_id})
+        raise errors.FileUnavailable()
+    return content
+
+
 def download_headers(stored: StoredFileRead) -> dict[str, str]:
     """Headers for serving a stored file (with ``media_type=stored.media_type``): always a download
     under its display name (RFC 6266/5987), never sniffed, sandboxed if opened, never cached."""

@@ -99,6 +99,8 @@ PERMISSIONS: dict[str, PermissionInfo] = {
         PermissionInfo("cityops.route", "维护派单规则", "Edit the routing rules of city events", True),
         PermissionInfo("cityops.incident", "启动与解除战时模式", "Declare and stand down emergency incidents", True),
         PermissionInfo("cityops.supervise", "督办超期事件", "Receive escalations of overdue city events", False),
+        PermissionInfo("datacat.read", "查阅政务信息资源目录", "Read the government data catalogue", False),
+        PermissionInfo("datacat.manage", "编目、发布与开放数据资源", "Catalogue, publish and open data resources", True),
         PermissionInfo("cityops.category.manage", "管理事件分类与研判模型",
                        "Manage event categories and train the classifier", True),
     )
@@ -121,10 +123,10 @@ DEFAULT_POLICY: dict[str, frozenset[str]] = {
     "handler": frozenset({"registry.person.read"}) | {"cityops.read", "cityops.handle"},
     "grid_worker": frozenset({"registry.person.read"}) | {"cityops.read", "cityops.handle", "cityops.patrol"},
     "leader": frozenset({"registry.person.read", "registry.entity.read"}) | {"rating.supervise", "rating.stats"}
-    | {"application.read", "application.supervise"} | {"cityops.read", "cityops.supervise"},
+    | {"application.read", "application.supervise"} | {"cityops.read", "cityops.supervise"} | {"datacat.read"},
     "data_officer": frozenset({
         "registry.person.read", "registry.entity.read", "registry.person.write", "registry.entity.write",
-        "registry.person.import", "registry.entity.import",
+        "registry.person.import", "registry.entity.import", "datacat.read", "datacat.manage",
     }),
     "sys_admin": frozenset({"area.manage", "department.manage", "user.manage", "backup.run",
                             "calendar.manage", "workflow.manage"}),
