@@ -120,7 +120,7 @@ class TestIndexInStep:
             assert search.query(s, q="空气").count == 0
             assert ids(search.query(s, q="水质")) == [r["air-quality"]]
             terms = set(s.scalars(select(SearchTerm.term).where(SearchTerm.resource_id == r["air-quality"])))
-        assert {"水质", "ti:水质", "tag:水质"} <= terms
+        assert "水质" in terms
         assert "tag:空气质量" not in terms
 
     def test_closing_takes_a_resource_out_of_the_open_search(self, db, open_catalogue):

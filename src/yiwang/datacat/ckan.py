@@ -48,6 +48,7 @@ from yiwang.core.errors import (
     ValidationFailed,
 )
 from yiwang.core.groupcommit import committer_for, run_write
+from yiwang.core.i18n import translate
 from yiwang.datacat import datastore, search, service
 from yiwang.datacat.models import DataResource, Distribution
 from yiwang.datacat.schemas import (
@@ -598,7 +599,7 @@ def _readable_table(session: Session, call: Call, table_id: Any) -> Distribution
     if token and token.startswith(identity_service.TOKEN_PREFIX):
         actor, token = call.actor(session), None
     if not service.can_read_data(session, actor, row, token):
-        raise NotAuthorized("有条件开放的数据需要获批的访问令牌")
+        raise NotAuthorized(translate("Conditionally open data needs an approved access token."))
     return dist
 
 
@@ -637,7 +638,7 @@ def datastore_search_sql(session: Session, call: Call) -> dict[str, Any]:
 # -- write actions (run in the worker's group commit; the service checks datacat.manage) ------------------
 def _require_officer(actor: Actor) -> None:
     if not actor.is_authenticated:
-        raise NotAuthorized("需要数据专员的 API 令牌")
+        raise NotAuthorized(translate("This needs the API token of a data officer."))
     if not actor.scopes(service.MANAGE):
         raise NotAuthorized(denied=PermissionDenied(permission=service.MANAGE))
 
@@ -767,13 +768,13 @@ def resource_create(session: Session, call: Call) -> dict[str, Any] | _Refused:
     ref = _required(call.data, "package_id")
     upload = call.data.get("upload")
     if not isinstance(upload, tuple):
-        raise Invalid({"upload": ["请上传数据文件（CSV、XLSX 或 JSON）"]})
+        raise Invalid({"upload": [translate("Upload the data as a CSV, XLSX or JSON file.")]})
     filename, content = upload
     name = call.data.get("name") or filename or ""
     outcome = service.add_distribution(session, actor, ref, name=str(name), data=content, filename=filename,
                                        description=str(call.data.get("description") or ""))
     if not outcome.passed:
-        return _Refused({"upload": [outcome.message or "数据未通过开放前检查"], "gate": [outcome.report],
+        return _Refused({"upload": [outcome.message or translate("The data did not pass the check before opening.")], "gate": [outcome.report],
                          "row_errors": outcome.errors[:20]})
     assert outcome.distribution is not None
     dist = session.get(Distribution, outcome.distribution.id)

@@ -1,23 +1,22 @@
-"""The open-data portal's search in Chinese, with facets, over an inverted index in the database.
+"""The open-data portal's search in Chinese, with facets, flat as the catalogue grows.
 
 Words: jieba's ``cut_for_search`` (no HMM, so a word is cut the same way wherever it stands) of a
 resource's title, summary, tags, field titles, department and topic, lower-cased, at most 40
 characters, without punctuation and a few particles. They are kept in ``datacat_resources.search_text``
-and, one row per word, in ``datacat_terms`` (``models.SearchTerm``), together with
+and, one row per word, in the inverted index ``datacat_terms`` (``models.SearchTerm``). A query's
+words are AND-ed: each is looked up by the primary key, the rarest drives and the others are point
+look-ups, so the words cost what the rarest matches. A word the index does not hold as a whole is
+replaced by its parts (jieba's finer cut, else its characters).
 
-- title words as ``ti:<word>`` (the score: how many of the query's words the title holds), and
-- facet values as ``org:<department id>``, ``grp:<topic>``, ``fmt:<format>``, ``cyc:<update cycle>``,
-  ``opn:<opening>``, ``tag:<tag>`` (so that a filter is one more term to intersect).
-
-A query's words and filters are AND-ed: each is looked up by the primary key, the rarest drives the
-join and the others are point look-ups, so a query costs what its rarest term matches, not the
-catalogue's size. A word the index does not hold as a whole is replaced by its parts (jieba's finer
-cut, else its characters). Facets and sorting are counted over the matching rows.
-
-Answers are cached per process, keyed on the query and the catalogue's generation: a counter that
-every committed change to the catalogue's tables bumps, in this process and in a memory-mapped file
-shared by the processes of one ``var_dir`` (identity's :class:`~yiwang.identity.web.IdentityGeneration`).
-A query over most of the catalogue (no words, no filters) reads every open row once per generation.
+Everything else — the state, the filters (``fq``), the facet counts and the order — is done on a
+columnar snapshot of the catalogue that each process keeps in memory (numpy arrays of coded facet
+values and sort keys, about 100 bytes a resource): a filter is a vector comparison, a facet a
+``bincount`` over the matching rows, an order a ``lexsort``. The portal's front page (no words,
+every facet over every open resource) is a few milliseconds and no SQL. The snapshot is rebuilt when
+the catalogue's generation moves: a counter that every committed change to the catalogue's tables
+bumps, in this process and in a memory-mapped file shared by the processes of one ``var_dir``
+(identity's :class:`~yiwang.identity.web.IdentityGeneration`); view and download counters do not
+move it. Whole answers are also cached per process for the same generation.
 """
 
 from __future__ import annotations
@@ -43,16 +42,9 @@ from yiwang.identity.web import IdentityGeneration
 
 MAX_TERM = 40
 MAX_ROWS = 1000
-FACETS = {
-    "organization": "org:",
-    "groups": "grp:",
-    "res_format": "fmt:",
-    "update_cycle": "cyc:",
-    "opening": "opn:",
-    "tags": "tag:",
-}
-"""Facet (and ``fq``) fields, CKAN's names, → the prefix of their terms."""
-TITLE = "ti:"
+FACETS = ("organization", "groups", "res_format", "update_cycle", "opening", "tags")
+"""Facet (and ``fq``) fields, by CKAN's names: department, topic, distribution format, update cycle,
+opening attribute, tag."""
 SORTS = {"score", "metadata_modified", "title_string", "name", "metadata_created"}
 _STOP = frozenset({"的", "了", "和", "与", "及", "或", "等", "在", "是", "为", "对", "于", "之", "其", "以", "由", "从",
                    "并", "也", "而", "被", "将", "把", "向", "个", "各", "这", "那"})
@@ -134,25 +126,9 @@ def search_text_of(resource: Any, fields: Iterable[Any], department_name: str) -
     return " ".join(out)
 
 
-def _facet_terms(resource: Any, formats: Iterable[str]) -> set[str]:
-    terms = {FACETS["organization"] + resource.department_id, FACETS["groups"] + resource.topic,
-             FACETS["update_cycle"] + resource.update_cycle, FACETS["opening"] + resource.opening}
-    terms |= {FACETS["res_format"] + f.upper() for f in formats if f}
-    terms |= {FACETS["tags"] + t for t in _tags_of(resource) if t}
-    return {t for t in terms if len(t) <= MAX_TERM}
-
-
-def formats_of(session: Session, resource_id: str) -> list[str]:
-    """The formats of a resource's distributions (CKAN's ``res_format``)."""
-    return sorted(set(session.scalars(
-        select(Distribution.format).where(Distribution.resource_id == resource_id).limit(100))))
-
-
-def terms_of(resource: Any, formats: Iterable[str]) -> set[str]:
-    """Every term the index holds for ``resource``: its words, its title words, its facet values."""
-    found = {w for w in (resource.search_text or "").split() if len(w) <= MAX_TERM}
-    found |= {TITLE + w for w in words(resource.title or "") if len(TITLE + w) <= MAX_TERM}
-    return found | _facet_terms(resource, formats)
+def terms_of(resource: Any) -> set[str]:
+    """Every word the index holds for ``resource`` (from its ``search_text``)."""
+    return {w for w in (resource.search_text or "").split() if len(w) <= MAX_TERM}
 
 
 def reindex(session: Session, resource: DataResource) -> None:
@@ -160,7 +136,7 @@ def reindex(session: Session, resource: DataResource) -> None:
     (call after ``search_text`` is set; the service does on every create, update, open and close)."""
     session.flush()
     session.execute(delete(SearchTerm).where(SearchTerm.resource_id == resource.id))
-    terms = terms_of(resource, formats_of(session, resource.id))
+    terms = terms_of(resource)
     if terms:
         session.execute(insert(SearchTerm), [{"term": t, "resource_id": resource.id} for t in sorted(terms)])
     session.info[_CHANGED] = True
