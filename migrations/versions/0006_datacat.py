@@ -92,6 +92,7 @@ def upgrade() -> None:
     with op.batch_alter_table('datacat_access_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_datacat_access_requests_resource_id'), ['resource_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_datacat_access_requests_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('ix_datacat_access_requests_status', ['status', 'created_at'], unique=False)
 
     op.create_table('datacat_distributions',
     sa.Column('resource_id', sa.String(length=26), nullable=False),
@@ -214,6 +215,7 @@ def downgrade() -> None:
 
     op.drop_table('datacat_distributions')
     with op.batch_alter_table('datacat_access_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_datacat_access_requests_status')
         batch_op.drop_index(batch_op.f('ix_datacat_access_requests_user_id'))
         batch_op.drop_index(batch_op.f('ix_datacat_access_requests_resource_id'))
 

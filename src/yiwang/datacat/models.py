@@ -257,6 +257,8 @@ class AccessRequest(IdMixin, Base):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __table_args__ = (Index("ix_datacat_access_requests_status", "status", "created_at"),)
+
 
 class SearchTerm(Base):
     """The portal's inverted index: one row per (word, resource) for the words of ``search_text``.
