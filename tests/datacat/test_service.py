@@ -13,7 +13,7 @@ from yiwang.areas import service as areas_service
 from yiwang.audit.models import AuditEntry
 from yiwang.core.actor import SYSTEM, Actor, Grant
 from yiwang.core.db import utcnow
-from yiwang.core.errors import PermissionDenied
+from yiwang.core.errors import PermissionDenied, ValidationFailed
 from yiwang.core.jobs import bind_settings
 from yiwang.core.validators import resident_id_check_char
 from yiwang.datacat import datastore, errors, ingest, service
@@ -321,3 +321,47 @@ class TestRepublish:
         assert out.exit_code == 0 and "republished 1 tables" in out.output
         records = datastore.search(settings, dist.distribution.id, limit=50)["records"]
         assert len(records) == 12 and all("身份证号" not in r for r in records)
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+class TestDocuments:
+    """A PDF is kept as a download; the gate cannot read it, so a data officer's recorded review
+    is what lets it open."""
+
+    def test_a_pdf_opens_only_after_a_recorded_review(self, session, world):
+        me = officer(world["jt"])
+        service.create_resource(session, me, bus_stops(world["jt"]))
+        service.add_distribution(session, me, "bus-stops", name="站点表", data=CSV, filename="s.csv")
+        pdf = service.add_distribution(session, me, "bus-stops", name="年度报告", data=PDF, filename="报告.pdf")
+        assert not pdf.passed and pdf.report["unscanned"] == "PDF" and pdf.distribution.kind == "file"
+        refused = service.open_resource(session, me, "bus-stops")
+        assert not refused.passed and "PDF" in refused.message
+        with pytest.raises(ValidationFailed):
+            service.review_file(session, me, pdf.distribution.id, note=" ")
+        service.review_file(session, me, pdf.distribution.id, note="已阅，仅含统计数字")
+        assert service.open_resource(session, me, "bus-stops").passed
+        session.commit()
+        dev = Actor(kind="anonymous")
+        title, fmt, data = service.open_file(session, dev, pdf.distribution.id, None)
+        assert (title, fmt, data) == ("公交站点", "PDF", PDF)
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action == "datacat.distribution.review"))
+        assert list(actions) == ["datacat.distribution.review"]
+
+    def test_a_new_version_must_be_of_the_same_kind(self, session, world):
+        me = officer(world["jt"])
+        service.create_resource(session, me, bus_stops(world["jt"]))
+        table = service.add_distribution(session, me, "bus-stops", name="站点表", data=CSV, filename="s.csv")
+        with pytest.raises(errors.KindMismatch):
+            service.add_distribution(session, me, "bus-stops", name="x", data=PDF, filename="x.pdf",
+                                     distribution_id=table.distribution.id)
+
+    def test_an_unreviewed_pdf_of_an_open_resource_is_not_served(self, session, world):
+        me = officer(world["jt"])
+        service.create_resource(session, me, bus_stops(world["jt"]))
+        service.add_distribution(session, me, "bus-stops", name="站点表", data=CSV, filename="s.csv")
+        service.open_resource(session, me, "bus-stops")
+        pdf = service.add_distribution(session, me, "bus-stops", name="年度报告", data=PDF, filename="r.pdf")
+        with pytest.raises(errors.DistributionNotFound):
+            service.open_file(session, Actor(kind="anonymous"), pdf.distribution.id, None)

@@ -269,8 +269,31 @@ class TestGateOnThePage:
         bad = web.post(f"/datacat/resources/{ref}/upload", headers=HTML, data={"name": "图"},
                        files={"file": ("x.png", b"\x89PNG\r\n\x1a\n" + bytes(40), "image/png")})
         assert bad.status_code == 422
-        assert alert(bad.text) == "请上传 CSV、XLSX 或 JSON 格式的数据表。"
+        assert alert(bad.text) == "请上传 CSV、XLSX 或 JSON 格式的数据表，或 PDF 格式的文档。"
         assert count(session, Distribution) == before
+
+    def test_a_pdf_waits_for_a_review_on_the_page_then_the_portal_serves_it(self, web, as_actor, session, world):
+        ref = bus_stops(session, world, fields=[FieldIn(name="站点名称"), FieldIn(name="经度", type="number"),
+                                                FieldIn(name="纬度", type="number"), FieldIn(name="联系电话")])
+        as_actor(officer(world["jt"]))
+        pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+        sent = web.post(f"/datacat/resources/{ref}/upload", headers=HTML, data={"name": "年度报告"},
+                        files={"file": ("report.pdf", pdf, "application/pdf")}, follow_redirects=False)
+        assert sent.status_code == 303 and "done=file_uploaded" in sent.headers["location"]
+        page = unescape(web.get(sent.headers["location"], headers=HTML).text)
+        assert "须由数据专员阅读并确认不含个人信息后方可开放" in page and 'class="review-form"' in page
+        session.rollback()
+        dist = session.scalars(select(Distribution.id).where(Distribution.resource_id == ref,
+                                                             Distribution.kind == "file")).one()
+        session.rollback()
+        reviewed = web.post(f"/datacat/resources/{ref}/review", headers=HTML, follow_redirects=False,
+                            data={"distribution_id": dist, "note": "已阅，仅含统计数字"})
+        assert "done=reviewed" in reviewed.headers["location"]
+        opened = web.post(f"/datacat/resources/{ref}/open", headers=HTML, follow_redirects=False)
+        assert "done=opened" in opened.headers["location"]
+        got = web.get(f"/opendata/download/{dist}.pdf")
+        assert got.status_code == 200 and got.content == pdf
+        assert got.headers["content-type"] == "application/pdf" and "attachment" in got.headers["content-disposition"]
 
 
 class TestPreviewAndGrants:

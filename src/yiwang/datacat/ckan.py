@@ -245,16 +245,18 @@ def _group(topic: str, count: int | None = None) -> dict[str, Any]:
     return out
 
 
-def download_url(base: str, distribution_id: str) -> str:
-    """The portal's download of a distribution (served by the portal's pages)."""
-    return f"{base}/opendata/download/{distribution_id}.csv"
+def download_url(base: str, distribution_id: str, fmt: str = "csv") -> str:
+    """The portal's download of a distribution (served by the portal's pages): a table as CSV, a
+    document in its own format."""
+    return f"{base}/opendata/download/{distribution_id}.{fmt.lower()}"
 
 
 def _resource(dist: Distribution, base: str) -> dict[str, Any]:
     return {
         "id": dist.id, "package_id": dist.resource_id, "name": dist.name, "description": dist.description,
-        "format": dist.format, "mimetype": "text/csv" if dist.kind == "table" else None,
-        "url": download_url(base, dist.id), "url_type": "upload", "position": dist.position,
+        "format": dist.format, "mimetype": "text/csv" if dist.kind == "table" else "application/pdf",
+        "url": download_url(base, dist.id, dist.format if dist.kind == "file" else "csv"), "url_type": "upload",
+        "position": dist.position,
         "datastore_active": bool(dist.datastore_active), "size": dist.size, "row_count": dist.row_count,
         "created": _iso(dist.created_at), "last_modified": _iso(dist.updated_at), "metadata_modified": _iso(dist.updated_at),
         "state": "active", "resource_type": dist.kind, "hash": "", "cache_url": None,

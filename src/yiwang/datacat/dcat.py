@@ -111,7 +111,7 @@ def add_dataset(g: Graph, loaded: search.Loaded, departments: dict[str, Any], ba
         g.add((node, DCTERMS.title, Literal(dist.name, lang="zh")))
         if dist.description:
             g.add((node, DCTERMS.description, Literal(dist.description, lang="zh")))
-        url = URIRef(download_url(base, dist.id))
+        url = URIRef(download_url(base, dist.id, dist.format if dist.kind == "file" else "csv"))
         g.add((node, DCAT.accessURL, url))
         g.add((node, DCAT.downloadURL, url))
         fmt = (dist.format or "").upper()

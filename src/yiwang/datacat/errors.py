@@ -59,7 +59,12 @@ class NothingToOpen(ConflictError):
 
 class FormatUnsupported(ValidationFailed):
     code = "data_format_unsupported"
-    message = "Upload a table as CSV, XLSX or JSON."
+    message = "Upload a table as CSV, XLSX or JSON, or a document as PDF."
+
+
+class KindMismatch(ValidationFailed):
+    code = "distribution_kind_mismatch"
+    message = "A new version must be of the same kind: a table replaces a table, a PDF a PDF."
 
 
 class StepsInvalid(ValidationFailed):

@@ -342,6 +342,12 @@ def download(distribution_id: str, fmt: str, request: Request, session: ReadDbSe
     actor, token = reader
     fmt = fmt.lower()
     dist = session.get(Distribution, distribution_id)
+    if dist is not None and dist.kind == "file" and fmt == dist.format.lower():
+        title, file_format, data = service.open_file(session, actor, dist.id, token)
+        service.record_download(request.app.state.db, dist.resource_id)
+        return Response(data, media_type="application/pdf", headers={
+            "Content-Disposition": _content_disposition(title, dist.id, file_format.lower()),
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
     if fmt not in DOWNLOAD_FORMATS or dist is None or dist.kind != "table":
         raise errors.DistributionNotFound(ref=distribution_id)
     row = session.get(DataResource, dist.resource_id)

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from yiwang.areas import errors as areas_errors
 from yiwang.areas import service as areas_service
@@ -44,6 +44,7 @@ from yiwang.core.actor import Actor
 from yiwang.core.db import Database, utcnow
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied, ValidationFailed
 from yiwang.core.groupcommit import committer_for
+from yiwang.core.i18n import translate
 from yiwang.core.ids import new_id
 from yiwang.core.jobs import settings_for
 from yiwang.core.keys import key_ring
@@ -320,11 +321,13 @@ def _steps(dist: Distribution) -> list[gate.Step]:
 
 
 def _format_of(content: bytes) -> tuple[str, bytes]:
-    """(``CSV``/``XLSX``/``JSON``, the bytes to store): judged by content; a GB18030 CSV is stored
-    as UTF-8."""
+    """(``CSV``/``XLSX``/``JSON`` for a table, ``PDF`` for a document, the bytes to store): judged
+    by content; a GB18030 CSV is stored as UTF-8."""
     media, _kind, _params = files_service.detect(content)
     if media == XLSX:
         return "XLSX", content
+    if media == files_service.PDF:
+        return "PDF", content
     if media == TEXT:
         head = content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         return ("JSON" if head in (b"[", b"{") else "CSV"), content
@@ -358,22 +361,28 @@ def add_distribution(session: Session, actor: Actor, ref: str, *, name: str, dat
                      description: str = "", distribution_id: str | None = None) -> Outcome:
     """Upload a table: a new distribution, or a new version of ``distribution_id``. The table is
     parsed (rows that do not fit the declared fields are reported and left out), scanned by the gate,
-    and — when it passes and the resource is open — replaces the open table."""
+    and — when it passes and the resource is open — replaces the open table. A PDF becomes a file
+    distribution (a download) that waits for a data officer's review (:func:`review_file`)."""
     _require_managing(actor)
     row = get(session, ref)
     _require_manage(actor, session, row.department_id)
     settings = settings_for(session)
     fmt, content = _format_of(data[: MAX_DATA_BYTES + 1] if isinstance(data, bytes) else data)
+    kind = "file" if fmt == "PDF" else "table"
     if distribution_id is not None:
         dist = session.get(Distribution, distribution_id)
         if dist is None or dist.resource_id != row.id:
             raise errors.DistributionNotFound(ref=distribution_id)
+        if dist.kind != kind:
+            raise errors.KindMismatch()
     else:
         dist = Distribution(id=new_id(), resource_id=row.id, position=len(repository.distributions_of(session, row.id)),
-                            name=(name or filename or fmt).strip()[:200], description=description, kind="table",
+                            name=(name or filename or fmt).strip()[:200], description=description, kind=kind,
                             format=fmt, steps="[]", datastore_active=False)
         session.add(dist)
         session.flush()
+    if kind == "file":
+        return _add_file(session, actor, row, dist, content, filename)
     table = _parse(session, dist, content=content, fmt=fmt)
     if not repository.fields_of(session, row.id):
         _adopt_columns(session, actor, row, table.columns)
@@ -401,6 +410,91 @@ def add_distribution(session: Session, actor: Actor, ref: str, *, name: str, dat
                                  "row_errors": version.error_count, "gate": version.gate})
     outcome.distribution = DistributionRead.model_validate(dist)
     return outcome
+
+
+UNREVIEWED = ("A PDF cannot be scanned by the gate: a data officer must read it and confirm that it holds no "
+              "personal data before it opens.")
+
+
+def _add_file(session: Session, actor: Actor, row: DataResource, dist: Distribution, content: bytes,
+              filename: str) -> Outcome:
+    """A document kept as a download: the gate cannot read it, so it waits (gate ``pending``) for a
+    data officer's recorded review before it can open."""
+    settings = settings_for(session)
+    stored = files_service.store(session, actor, data=content, filename=filename or f"{dist.id}.pdf",
+                                 purpose="dataset", allowed=frozenset({files_service.PDF}),
+                                 max_bytes=max(settings.max_upload_bytes or 0, MAX_DATA_BYTES))
+    previous = repository.latest_version(session, dist.id)
+    version = DistributionVersion(
+        id=new_id(), distribution_id=dist.id, number=(previous.number + 1) if previous else 1, file_id=stored.id,
+        format=dist.format, row_count=0, error_count=0, errors="[]", gate="pending",
+        gate_report=json.dumps({"passed": False, "unscanned": dist.format}), created_by=actor.user_id,
+        created_at=utcnow())
+    session.add(version)
+    dist.size, dist.updated_at = len(content), utcnow()
+    session.flush()
+    _reindex(session, row)
+    audit_service.record(session, actor, "datacat.distribution.upload", target_type="data_resource", target_id=row.id,
+                         detail={"distribution_id": dist.id, "version": version.number, "format": dist.format,
+                                 "gate": version.gate})
+    return Outcome(distribution=DistributionRead.model_validate(dist), passed=False,
+                   report=json.loads(version.gate_report), message=translate(UNREVIEWED))
+
+
+def review_file(session: Session, actor: Actor, distribution_id: str, *, note: str) -> Outcome:
+    """A data officer records that the latest upload of a document holds no personal data (who,
+    when, and a note are kept on the version and in the audit trail); an open resource then serves
+    it at once."""
+    _require_managing(actor)
+    dist = session.get(Distribution, distribution_id)
+    if dist is None or dist.kind != "file":
+        raise errors.DistributionNotFound(ref=distribution_id)
+    row = get(session, dist.resource_id)
+    _require_manage(actor, session, row.department_id)
+    if not note.strip():
+        raise ValidationFailed(errors=[{"field": "note", "message": "required"}])
+    version = repository.latest_version(session, dist.id)
+    assert version is not None
+    version.gate = "passed"
+    version.gate_report = json.dumps({"passed": True, "unscanned": dist.format, "reviewed_by": actor.user_id,
+                                      "reviewed_at": utcnow().isoformat(), "note": note.strip()[:500]},
+                                     ensure_ascii=False)
+    if version.state == "refused":
+        version.state = "uploaded"
+    if row.state == "open":
+        _publish_file(row, dist, version)
+    session.flush()
+    audit_service.record(session, actor, "datacat.distribution.review", target_type="data_resource",
+                         target_id=row.id, detail={"distribution_id": dist.id, "version": version.number})
+    return Outcome(distribution=DistributionRead.model_validate(dist), passed=True, opened=row.state == "open")
+
+
+def _publish_file(row: DataResource, dist: Distribution, version: DistributionVersion) -> None:
+    now = utcnow()
+    if dist.current_version_id and dist.current_version_id != version.id:
+        old = object_session(dist).get(DistributionVersion, dist.current_version_id)  # type: ignore[union-attr]
+        if old is not None:
+            old.state = "replaced"
+    version.state, version.opened_at = "open", now
+    dist.current_version_id, dist.updated_at = version.id, now
+    row.data_updated_at, row.updated_at = now, now
+    row.next_update_due = _due(row.update_cycle, now)
+
+
+def open_file(session: Session, actor: Actor, distribution_id: str,
+              access_token: str | None) -> tuple[str, str, bytes]:
+    """(title, format, bytes) of an open document for an outside reader (:func:`can_read_data`)."""
+    dist = session.get(Distribution, distribution_id)
+    if dist is None or dist.kind != "file" or dist.current_version_id is None:
+        raise errors.DistributionNotFound(ref=distribution_id)
+    row = get(session, dist.resource_id)
+    if row.state != "open":
+        raise errors.DistributionNotFound(ref=distribution_id)
+    if not can_read_data(session, actor, row, access_token):
+        raise PermissionDenied(permission="datacat.access", target=f"data_resource:{row.id}")
+    version = session.get(DistributionVersion, dist.current_version_id)
+    assert version is not None
+    return row.title, dist.format, files_service.read_bytes(session, version.file_id)
 
 
 def _error_dict(e: ingest.RowError) -> dict[str, Any]:
@@ -451,7 +545,7 @@ def _scan_open_tables(session: Session, row: DataResource) -> list[tuple[Distrib
     out = []
     for dist in repository.distributions_of(session, row.id):
         version = session.get(DistributionVersion, dist.current_version_id) if dist.current_version_id else None
-        if version is None:
+        if version is None or dist.kind != "table":
             continue
         table = _parse(session, dist, version)
         out.append((dist, _gate_only(session, dist, table)))
@@ -481,7 +575,7 @@ def set_steps(session: Session, actor: Actor, distribution_id: str, steps: list[
     answer says whether it would now pass; opening is a separate act)."""
     _require_managing(actor)
     dist = session.get(Distribution, distribution_id)
-    if dist is None:
+    if dist is None or dist.kind != "table":
         raise errors.DistributionNotFound(ref=distribution_id)
     row = get(session, dist.resource_id)
     _require_manage(actor, session, row.department_id)
@@ -525,12 +619,25 @@ def open_resource(session: Session, actor: Actor, ref: str) -> Outcome:
     latest = [(d, v) for d, v in latest if v is not None]
     if not latest:
         raise errors.NothingToOpen()
+    files = [(d, v) for d, v in latest if d.kind == "file"]
+    unreviewed = [d for d, v in files if v is not None and v.gate != "passed"]
     scanned = []
     for dist, version in latest:
         assert version is not None
+        if dist.kind == "file":
+            continue
         table = _parse(session, dist, version)
         scanned.append((dist, version, table, _gate(session, dist, version, table)))
     refused = [s for s in scanned if not s[3].passed]
+    if unreviewed and not refused:
+        row.state, row.updated_at = "refused", utcnow()
+        session.flush()
+        _reindex(session, row)
+        audit_service.record(session, actor, "datacat.resource.open", target_type="data_resource", target_id=row.id,
+                             outcome="refused", detail={"unreviewed": [d.id for d in unreviewed]})
+        return Outcome(distribution=DistributionRead.model_validate(unreviewed[0]), passed=False,
+                       report={d.id: {"passed": False, "unscanned": d.format} for d in unreviewed},
+                       message=translate(UNREVIEWED))
     if refused:
         row.state, row.updated_at = "refused", utcnow()
         session.flush()
@@ -543,6 +650,9 @@ def open_resource(session: Session, actor: Actor, ref: str) -> Outcome:
     for dist, version, table, _report in scanned:
         assert version is not None
         _publish(session, row, dist, version, table)
+    for dist, version in files:
+        assert version is not None
+        _publish_file(row, dist, version)
     row.state = "open"
     row.published_on = row.published_on or datetime.now(UTC).date()
     session.flush()
@@ -606,7 +716,7 @@ def preview(session: Session, actor: Actor, distribution_id: str, *, limit: int 
     _require_read(actor, session, row)
     version = repository.latest_version(session, dist.id)
     fields = repository.fields_of(session, row.id)
-    if version is None:
+    if version is None or dist.kind != "table":
         return {"columns": [], "rows": [], "masked": [], "version": None}
     table = _parse(session, dist, version, max_rows=max(1, min(limit, 200)))
     allowed = _allowed_sensitivity(session, actor, row)

@@ -78,12 +78,14 @@ SENSITIVITY_LABELS = {1: "一般 level 1", 2: "一般 level 2", 3: "一般 level
 DONE_MESSAGES = {
     "created": "The data resource is catalogued.", "updated": "A new metadata version is saved.",
     "uploaded": "The table is uploaded and passed the gate.",
+    "file_uploaded": "The document is uploaded; it opens once a data officer has reviewed it.",
     "upload_refused": "The table is uploaded but the gate refused it; see its report below.",
     "steps": "The de-identification steps are saved and the latest upload now passes the gate.",
     "steps_refused": "The de-identification steps are saved, but the latest upload still does not pass the gate.",
     "opened": "The data resource is open on the portal.",
     "open_refused": "The gate refused to open the resource; see the reports of its tables below.",
     "closed": "The data resource is withdrawn from the portal.", "granted": "The grant is recorded.",
+    "reviewed": "The review of the document is recorded.",
     "revoked": "The grant is revoked.", "answered": "The answer is recorded.", "decided": "The decision is recorded.",
 }
 FIELD_LABELS = {
@@ -336,6 +338,11 @@ def _report_view(report: dict[str, Any]) -> dict[str, Any]:
     wording, in the reader's language), each with the field it names."""
     if not report or "passed" not in report:
         return {"passed": None, "lines": [], "rows_scanned": None}
+    if "unscanned" in report:  # a document: reviewed by a data officer, or waiting for it
+        text = (translate("Reviewed by a data officer: {note}", note=report.get("note", "")) if report["passed"]
+                else translate(service.UNREVIEWED))
+        return {"passed": bool(report["passed"]), "lines": [{"field": "", "kind": "review", "text": text}],
+                "rows_scanned": None}
     try:
         parsed = gate.Report.from_dict(report)
     except (KeyError, TypeError, ValueError):
@@ -393,7 +400,9 @@ def _resource_page(request: Request, session: Session, actor: Actor, ref: str, s
         for v in versions:
             v["report_view"] = _report_view(v["report"] or {})
         tables.append({"id": dist.id, "name": dist.name, "format": dist.format, "rows": dist.row_count,
-                       "open": dist.datastore_active, "versions": versions,
+                       "kind": dist.kind, "versions": versions,
+                       "open": dist.datastore_active or (dist.kind == "file" and row.state == "open"
+                                                         and dist.current_version_id is not None),
                        "steps": _steps_view(dist.steps, field_names)})
     grants, requests = [], []
     if may_manage:
@@ -452,12 +461,18 @@ def _resource_action(request: Request, session: Session, actor: Actor, ref: str,
                                                data=data, filename=filename,
                                                description=(fields.get("description") or "").strip(),
                                                distribution_id=fields.get("distribution_id") or None)
-            done = "uploaded" if outcome.passed else "upload_refused"
+            done = "uploaded" if outcome.passed else (
+                "file_uploaded" if outcome.report.get("unscanned") else "upload_refused")
             anchor = f"#table-{outcome.distribution.id}" if outcome.distribution else ""
         elif action == "steps":
             dist_id = fields.get("distribution_id") or ""
             outcome = service.set_steps(session, actor, dist_id, _steps_from(fields, many))
             done = "steps" if outcome.passed else "steps_refused"
+            anchor = f"#table-{dist_id}"
+        elif action == "review":
+            dist_id = fields.get("distribution_id") or ""
+            service.review_file(session, actor, dist_id, note=(fields.get("note") or "").strip())
+            done = "reviewed"
             anchor = f"#table-{dist_id}"
         elif action == "open":
             outcome = service.open_resource(session, actor, ref)
@@ -491,10 +506,11 @@ def _resource_action(request: Request, session: Session, actor: Actor, ref: str,
 @router.post("/resources/{ref}/{action}", response_class=HTMLResponse)
 async def resource_action(ref: str, action: str, request: Request, session: DbSession,
                           actor: SignedInActor) -> Response:
-    """An officer's act on a resource: upload a table, save steps (re-scan), open, close, grant.
+    """An officer's act on a resource: upload a table or document, save steps (re-scan), review a
+    document, open, close, grant.
     A gate refusal is kept and shown with its report; other problems re-show the page."""
     _require_manage_somewhere(actor)
-    if action not in ("upload", "steps", "open", "close", "grant"):
+    if action not in ("upload", "steps", "review", "open", "close", "grant"):
         raise errors.ResourceNotFound(ref=f"{ref}/{action}")
     fields, many, upload = await _read_form(request)
     return await run_in_threadpool(_resource_action, request, session, actor, ref, action, fields, many, upload)

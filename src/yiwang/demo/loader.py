@@ -45,9 +45,10 @@ def _link_accounts(session: Session, staff: list[dict[str, Any]]) -> int:
 
 
 def load_demo(db: Database, *, persons: int, entities: int, seed: int, events: int = 3000,
-              echo: Callable[[str], Any] = print) -> dict[str, Any]:
+              datasets: int | None = None, echo: Callable[[str], Any] = print) -> dict[str, Any]:
     """City, departments, staff, registry records, applications in every state (once the demo
-    citizens and enterprises are linked to records) and a first audit checkpoint."""
+    citizens and enterprises are linked to records), 一网统管 events, the data catalogue
+    (``datasets`` resources at most, None: all of the demo's; 0: none) and a first audit checkpoint."""
     from yiwang.audit import service as audit_service
     from yiwang.demo.city import load_city
     from yiwang.demo.registry import load_registry
@@ -100,10 +101,20 @@ def load_demo(db: Database, *, persons: int, entities: int, seed: int, events: i
             cityops = load_cityops(session, district_codes=city["district_codes"], events=events, seed=seed)
         echo(summary_line(cityops))
 
+    datacat: dict[str, Any] = {}
+    if datasets is None or datasets > 0:
+        from yiwang.demo.datacat import FULL, load_datacat
+        from yiwang.demo.datacat import summary_line as datacat_line
+
+        with db.transaction() as session:
+            datacat = load_datacat(session, datasets=FULL if datasets is None else datasets, seed=seed)
+        echo(datacat_line(datacat))
+
     with db.transaction() as session:
         audit_service.create_checkpoint(session, SYSTEM)
 
     return {"counts": {**city.get("counts", {}), **catalog, "staff": len(staff), **registry,
                        "applications": sum(v for k, v in applications.items() if k != "escalated"),
-                       "city_events": cityops.get("events", 0)},
-            "staff": staff + cityops.get("staff", []), "applications": applications, "cityops": cityops}
+                       "city_events": cityops.get("events", 0), "data_resources": datacat.get("resources", 0)},
+            "staff": staff + cityops.get("staff", []) + datacat.get("staff", []), "applications": applications,
+            "cityops": cityops, "datacat": datacat}

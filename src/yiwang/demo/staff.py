@@ -157,3 +157,29 @@ def load_cityops_staff(
 CITYOPS_DISTRICT_DEPARTMENTS = ("LHSR", "SWJ", "ZJW", "XFJY")
 """District departments that handle city events in the demo (绿化市容, 水务, 建管委, 消防救援); the
 城管执法局 has ``handler.<district>`` already."""
+
+
+def load_datacat_staff(session: Session, *, departments: dict[str, str]) -> list[dict[str, Any]]:
+    """A data officer (数据专员, ``data_officer`` granted with the department) for each of
+    ``departments`` (department code → id), named ``dataofficer.<code suffix, lower case>`` for a
+    city department (``dataofficer.jtw`` for ``31-JTW``) and ``dataofficer.<district>.<suffix>`` for
+    a district's (``dataofficer.310101.lhsr``): they catalogue and open their department's resources in
+    the demo's data catalogue. The city's ``dataofficer`` (数据局) comes from :func:`load_staff`.
+    Same shape of dicts as :func:`load_staff`; as SYSTEM, in the caller's transaction."""
+    settings = settings_for(session)
+    password_hash = identity_service.hash_password(settings, DEMO_PASSWORD)
+    needs_totp = "data_officer" in {r.code for r in identity_service.get_policy(session).roles if r.requires_mfa}
+    out: list[dict[str, Any]] = []
+    for code, department_id in departments.items():
+        area, suffix = code.split("-", 1)
+        username = f"dataofficer.{suffix.lower()}" if len(area) == 2 else f"dataofficer.{area}.{suffix.lower()}"
+        user = identity_service.create_user(
+            session, SYSTEM, username=username, password=None, kind="staff",
+            display_name=_display_name(username, "data_officer"), grants=[("data_officer", area, department_id)],
+            settings=settings,
+        )
+        identity_service.import_password_hash(session, SYSTEM, user.id, password_hash)
+        if needs_totp:
+            identity_service.enroll_totp_secret(session, user.id, DEMO_TOTP_SECRET, settings=settings)
+        out.append({"username": username, "role": "data_officer", "scope": f"{area}/{code}", "totp": needs_totp})
+    return out
