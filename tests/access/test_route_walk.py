@@ -358,6 +358,15 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /cityops/events/{event_id}": (perm("cityops.read"), None),
     "POST /cityops/events/{event_id}/{action}": (perm("cityops.read"), form(lambda ids, t: {"reason": "walk"})),
     "GET /cityops/console": (perm("cityops.dispatch"), None),
+    # 派单规则 and 战时模式 pages, and an event's photos (the walk's ids are unknown: allowed roles meet 404/422)
+    "GET /cityops/rules": (perm("cityops.route"), None),
+    "GET /cityops/rules/{rule_id}": (perm("cityops.route"), None),
+    "POST /cityops/rules": (perm("cityops.route"), form(lambda ids, t: {
+        "category_code": "SRHJ", "area_prefix": STREET, "target": ids["department_id"]})),
+    "GET /cityops/incidents": (perm("cityops.read"), None),
+    "POST /cityops/incidents": (perm("cityops.incident"), form(lambda ids, t: {"name": "walk"})),
+    "POST /cityops/incidents/{incident_id}/stand-down": (perm("cityops.incident"), None),
+    "GET /cityops/events/{event_id}/photos/{file_id}": (citizen_or("cityops.read"), None),
     "POST /cityops/console/dispatch": (perm("cityops.dispatch"), form(lambda ids, t: {"target": "x"})),
     "GET /cityops/inbox": (perm("cityops.handle"), None),
     "GET /cityops/hotline": (perm("cityops.intake"), None),

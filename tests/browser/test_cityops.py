@@ -135,3 +135,62 @@ class TestJourneyThree:
         expect(citizen.locator('li[data-step="rated"]')).to_contain_text("5 分")
         assert page_problems(citizen) == []
         shot(citizen, request, "rated")
+
+
+class TestEmergencyMode:
+    def test_a_declared_incident_takes_an_event_reported_over_the_api_until_it_is_stood_down(
+        self, live_server: LiveServer, new_page: Callable[..., Page], city: dict[str, str],
+        request: pytest.FixtureRequest,
+    ) -> None:
+        import httpx
+
+        from yiwang.identity import service as identity_service
+
+        base = live_server.url
+        with live_server.db.transaction() as s:
+            team = areas_service.create_department(s, SYSTEM, code="310101-YJ", name="黄浦区应急抢险队",
+                                                   area_code="310101", kind="team")
+        dispatcher = new_page()
+        login_as(dispatcher, live_server, create_user(live_server, "disp.yj", grants=[("dispatcher", "310101")]))
+        dispatcher.goto(f"{base}/cityops/console")
+        with dispatcher.expect_navigation():
+            dispatcher.locator(".ops-links").get_by_role("link", name="战时模式").click()
+        dispatcher.locator("#incident-name").fill("暴雨内涝应急")
+        dispatcher.locator("#incident-area").select_option("310101")
+        dispatcher.get_by_label("市容环境", exact=True).check()
+        dispatcher.locator("#incident-target").select_option(team.id)
+        dispatcher.locator("#incident-deadline").fill("2h")
+        dispatcher.locator("#incident-priority").select_option("1000")
+        assert page_problems(dispatcher) == []
+        shot(dispatcher, request, "declare")
+        with dispatcher.expect_navigation():
+            dispatcher.get_by_role("button", name="启动战时模式").click()
+        expect(dispatcher.locator("[role=status]")).to_have_text("战时模式已启动：符合条件的新事件将派给指定队伍。")
+        dispatcher.goto(f"{base}/cityops/console")
+        expect(dispatcher.locator(".incident-banner")).to_contain_text("战时模式启动中：暴雨内涝应急")
+        shot(dispatcher, request, "banner")
+
+        citizen = create_user(live_server, "wang.citizen", kind="citizen")
+        with live_server.db.transaction() as s:
+            token, _ = identity_service.create_token(s, SYSTEM, citizen.id, "api", 1)
+        sent = httpx.post(f"{base}/api/v1/cityops/reports/citizen", headers={"Authorization": f"Bearer {token}"},
+                          json={"description": "路口积水垃圾堵塞下水道", "category_code": "SRHJ.LJ",
+                                "lon": 121.2, "lat": 31.2})
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["status"] == "dispatched"
+        dispatcher.goto(f"{base}/cityops/events/{sent.json()['event_id']}")
+        expect(dispatcher.locator(".event-assignee")).to_have_text("黄浦区应急抢险队")
+
+        dispatcher.goto(f"{base}/cityops/incidents")
+        card = dispatcher.locator("li[data-incident]", has_text="暴雨内涝应急")
+        expect(card.locator(".incident-events")).to_have_text("1")
+        with dispatcher.expect_navigation():
+            card.get_by_role("link", name="解除战时模式……").click()
+        expect(card).to_contain_text("确定解除“暴雨内涝应急”吗？")
+        with dispatcher.expect_navigation():
+            card.get_by_role("button", name="确定解除").click()
+        expect(dispatcher.locator("[role=status]")).to_have_text("战时模式已解除：新事件恢复按派单规则派单。")
+        expect(dispatcher.locator('li[data-incident][data-status="stood_down"]')).to_have_count(1)
+        assert page_problems(dispatcher) == []
+        dispatcher.goto(f"{base}/cityops/console")
+        expect(dispatcher.locator(".incident-banner")).to_have_count(0)

@@ -273,3 +273,226 @@ class TestHotline:
         as_actor(citizen)
 
         assert client.get("/cityops/hotline", headers=HTML).status_code == 403
+
+
+# -- routing rules, emergency mode and photos -------------------------------------------------------
+from yiwang.areas import service as areas_service  # noqa: E402
+from yiwang.cityops.models import Incident, RoutingRule  # noqa: E402
+from yiwang.core.actor import SYSTEM  # noqa: E402
+from yiwang.files import service as files_service  # noqa: E402
+
+from .conftest import OTHER_STREET  # noqa: E402
+
+
+def rules_of(session, category: str) -> list[tuple[int, bool, str | None, str | None]]:
+    session.rollback()
+    try:
+        return [(r.version, r.current, r.department_id, r.team_id) for r in session.scalars(
+            select(RoutingRule).where(RoutingRule.category_code == category).order_by(RoutingRule.version))]
+    finally:
+        session.rollback()
+
+
+class TestRoutingRulesPage:
+    def test_a_change_makes_version_2_and_keeps_version_1_in_the_history(self, client, as_actor, session,
+                                                                         dispatcher, city):
+        as_actor(dispatcher)
+        page = client.get("/cityops/rules", headers=HTML).text
+        assert page.count('data-version="1"') == 2 and "南京东路街道环境队" in page and "黄浦区" in page
+        assert 'href="/cityops/rules"' in page and 'href="/cityops/incidents"' in page  # the nav
+
+        sent = client.post("/cityops/rules", headers=HTML, follow_redirects=False,
+                           data={"category_code": "SRHJ", "area_prefix": DISTRICT, "target": city["emergency"]})
+
+        assert sent.status_code == 303 and sent.headers["location"].endswith("?done=rule_saved")
+        assert rules_of(session, "SRHJ") == [(1, False, city["dept"], city["team"]),
+                                             (2, True, city["emergency"], None)]
+        history = client.get(sent.headers["location"], headers=HTML).text
+        assert "派单规则已保存为新版本。" in history
+        assert re.search(r'<tr data-version="2" class="rule-current">.*?黄浦区应急抢险队', history, re.S)
+        assert re.search(r'<tr data-version="1">.*?南京东路街道环境队', history, re.S)
+        listed = client.get("/cityops/rules", headers=HTML, params={"category": "SRHJ"}).text
+        assert listed.count("data-rule=") == 1 and 'data-version="2"' in listed
+        assert count(session, AuditEntry, AuditEntry.action == "cityops.rule_changed") == 3  # 2 fixture + 1
+
+    def test_the_change_form_of_a_rule_keeps_its_category_and_area(self, client, as_actor, session, dispatcher,
+                                                                   city):
+        as_actor(dispatcher)
+        rule_id = re.search(r'data-rule="([^"]+)"', client.get("/cityops/rules", headers=HTML,
+                                                                params={"category": "SSGL"}).text).group(1)
+
+        sent = client.post("/cityops/rules", headers=HTML, follow_redirects=False,
+                           data={"rule_id": rule_id, "category_code": "SSGL", "area_prefix": DISTRICT,
+                                 "target": "retire"})
+
+        assert sent.status_code == 303
+        assert rules_of(session, "SSGL") == [(1, False, city["dept"], None), (2, True, None, None)]
+        assert "已停用：事件进入待研判" in client.get(sent.headers["location"], headers=HTML).text
+
+    def test_an_unknown_category_re_shows_the_form_in_chinese_with_the_choices_kept(self, client, as_actor,
+                                                                                    session, dispatcher, city):
+        as_actor(dispatcher)
+
+        got = client.post("/cityops/rules", headers=HTML,
+                          data={"category_code": "NOPE", "area_prefix": STREET, "target": city["dept"]})
+
+        assert got.status_code == 422
+        assert alert(got.text) == "NOPE 不是城市事件的分类，请从分类列表中选择。"
+        assert f'<option value="{STREET}" selected>' in got.text
+        assert f'<option value="{city["dept"]}" selected>' in got.text
+        assert len(rules_of(session, "SRHJ")) == 1
+
+    def test_a_department_of_another_street_is_refused_in_chinese(self, client, as_actor, session, dispatcher,
+                                                                  city):
+        other = areas_service.create_department(session, SYSTEM, code="310101003-HJD", name="外滩街道环境队",
+                                                area_code=OTHER_STREET, kind="team", parent_id=city["dept"])
+        session.commit()
+        as_actor(dispatcher)
+
+        got = client.post("/cityops/rules", headers=HTML, data={
+            "category_code": "SRHJ.LJ", "area_prefix": STREET, "target": f"{city['dept']}|{other.id}"})
+
+        assert got.status_code == 422
+        assert alert(got.text) == "外滩街道环境队 不在南京东路街道范围内：请选择该区域或其上级区域的部门或队伍。"
+        assert rules_of(session, "SRHJ.LJ") == []
+
+    def test_a_rule_version_outside_the_dispatchers_area_and_a_handler_are_refused(self, client, as_actor,
+                                                                                    session, dispatcher, handler,
+                                                                                    city_dispatcher, city):
+        as_actor(handler)
+        assert client.get("/cityops/rules", headers=HTML).status_code == 403
+        assert client.post("/cityops/rules", headers=HTML, data={
+            "category_code": "SRHJ", "area_prefix": STREET, "target": city["dept"]}).status_code == 403
+        as_actor(city_dispatcher)
+        sent = client.post("/cityops/rules", headers=HTML, follow_redirects=False,
+                           data={"category_code": "SRHJ", "area_prefix": "31", "target": city["dept"]})
+        assert sent.status_code == 303
+        as_actor(dispatcher)  # the district's dispatcher: the city's rule is not theirs
+        assert client.get(sent.headers["location"].split("?")[0], headers=HTML).status_code == 403
+        assert client.get("/cityops/rules/nope", headers=HTML).status_code == 404
+
+
+class TestEmergencyModePage:
+    def _declare(self, client, city, **more):
+        data = {"name": "台风应急", "area_code": DISTRICT, "categories": ["SRHJ"], "target": city["emergency"],
+                "deadline": "2h", "priority": "500", **more}
+        return client.post("/cityops/incidents", headers=HTML, follow_redirects=False, data=data)
+
+    def test_declare_the_banner_an_event_taken_and_stand_down(self, client, as_actor, session, report, citizen,
+                                                              dispatcher, city):
+        as_actor(dispatcher)
+        assert 'id="declare-form"' in client.get("/cityops/incidents", headers=HTML).text
+
+        sent = self._declare(client, city)
+
+        assert sent.status_code == 303 and "done=declared" in sent.headers["location"]
+        session.rollback()
+        incident_id = session.scalars(select(Incident.id)).one()
+        session.rollback()
+        console = client.get("/cityops/console", headers=HTML).text
+        assert f'class="alert alert--warning incident-banner" aria-labelledby="incident-banner-{incident_id}"' in console
+        assert "战时模式启动中：台风应急" in console
+        taken = report(citizen)
+        ev = only_event(session)
+        assert (ev.id, ev.incident_id, ev.assignee_department_id) == (taken.event_id, incident_id, city["emergency"])
+        page = client.get("/cityops/incidents", headers=HTML).text
+        assert re.search(r'data-status="active".*?台风应急.*?市容环境.*?黄浦区应急抢险队.*?2h.*?很高'
+                         r'.*?<dd class="incident-events">1</dd>', page, re.S)
+        assert f'action="/cityops/incidents/{incident_id}/stand-down"' not in page  # a confirmation step first
+        confirm = client.get("/cityops/incidents", headers=HTML, params={"confirm": incident_id}).text
+        assert "确定解除“台风应急”吗？" in confirm
+        assert f'action="/cityops/incidents/{incident_id}/stand-down"' in confirm
+
+        down = client.post(f"/cityops/incidents/{incident_id}/stand-down", headers=HTML, follow_redirects=False)
+
+        assert down.status_code == 303 and down.headers["location"] == "/cityops/incidents?done=stood_down"
+        assert "data-incident=" not in client.get("/cityops/console", headers=HTML).text
+        after = client.get(down.headers["location"], headers=HTML).text
+        assert "战时模式已解除：新事件恢复按派单规则派单。" in after and 'data-status="stood_down"' in after
+        assert count(session, AuditEntry, AuditEntry.action.in_(
+            ("cityops.incident_declared", "cityops.incident_stood_down"))) == 2
+
+    def test_a_bad_deadline_re_shows_the_form_in_chinese_and_declares_nothing(self, client, as_actor, session,
+                                                                              dispatcher, city):
+        as_actor(dispatcher)
+
+        got = self._declare(client, city, deadline="soon")
+
+        assert got.status_code == 422
+        assert alert(got.text) == "处置时限应为工作小时数或工作日数，如 8h 或 3d，而不是 soon。"
+        assert 'value="台风应急"' in got.text and 'value="SRHJ" checked' in got.text
+        assert count(session, Incident) == 0
+
+    def test_no_category_re_shows_the_form(self, client, as_actor, session, dispatcher, city):
+        as_actor(dispatcher)
+
+        got = self._declare(client, city, categories=[])
+
+        assert got.status_code == 422 and "至少" in alert(got.text)
+        assert count(session, Incident) == 0
+
+    def test_a_handler_sees_incidents_but_cannot_declare_and_a_citizen_sees_nothing(
+            self, client, as_actor, session, handler, citizen, dispatcher, city):
+        as_actor(dispatcher)
+        self._declare(client, city)
+        as_actor(handler)
+        page = client.get("/cityops/incidents", headers=HTML)
+        assert page.status_code == 200 and "台风应急" in page.text
+        assert 'id="declare-form"' not in page.text and "stand-down" not in page.text
+        assert self._declare(client, city, name="另一个").status_code == 403
+        as_actor(citizen)
+        assert client.get("/cityops/incidents", headers=HTML).status_code == 403
+        assert count(session, Incident) == 1
+
+
+class TestEventPhotos:
+    def _photo(self, session, actor) -> str:
+        stored = files_service.store_upload(session, actor, data=PNG, filename="drain.png", purpose="photo")
+        session.commit()
+        return stored.id
+
+    def test_the_reporter_and_staff_see_the_photo_and_staff_reads_are_audited(self, client, as_actor, session,
+                                                                              report, citizen, dispatcher):
+        photo = self._photo(session, citizen)
+        event_id = report(citizen, photo_ids=[photo]).event_id
+        url = f"/cityops/events/{event_id}/photos/{photo}"
+        as_actor(citizen)
+        assert f'<img src="{url}"' in client.get(f"/my/reports/{event_id}", headers=HTML).text
+
+        own = client.get(url)
+
+        assert own.status_code == 200 and own.content == PNG
+        assert own.headers["content-type"] == "image/png"
+        assert own.headers["x-content-type-options"] == "nosniff"
+        assert own.headers["content-disposition"].startswith("inline;")
+        assert count(session, AuditEntry, AuditEntry.action == "file.read") == 0  # the owner's own
+        as_actor(dispatcher)
+        assert f'<img src="{url}"' in client.get(f"/cityops/events/{event_id}", headers=HTML).text
+        staff = client.get(url)
+        assert staff.status_code == 200 and staff.content == PNG
+        assert count(session, AuditEntry, AuditEntry.action == "file.read") == 1
+
+    def test_the_handlers_evidence_photo_is_shown_to_the_reporter(self, client, as_actor, session, report,
+                                                                  citizen, handler):
+        event_id = report(citizen).event_id
+        evidence = self._photo(session, handler)
+        cityops_service.accept(session, handler, event_id)
+        cityops_service.handle(session, handler, event_id, HandleBody(note="已清运", photo_ids=[evidence]))
+        session.commit()
+        as_actor(citizen)
+        url = f"/cityops/events/{event_id}/photos/{evidence}"
+
+        assert f'<img src="{url}"' in client.get(f"/my/reports/{event_id}", headers=HTML).text
+        assert client.get(url).content == PNG
+
+    def test_another_citizen_and_a_photo_of_another_event_are_refused(self, client, as_actor, session, report,
+                                                                      citizen, other_citizen, dispatcher):
+        photo = self._photo(session, citizen)
+        event_id = report(citizen, photo_ids=[photo]).event_id
+        other_event = report(other_citizen, "窨井盖不见了", category="SSGL.JG").event_id
+        as_actor(other_citizen)
+        assert client.get(f"/cityops/events/{event_id}/photos/{photo}").status_code == 403
+        assert client.get(f"/cityops/events/{other_event}/photos/{photo}").status_code == 404
+        as_actor(dispatcher)
+        assert client.get(f"/cityops/events/{other_event}/photos/{photo}").status_code == 404
+        assert count(session, AuditEntry, AuditEntry.action == "file.read") == 0

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from yiwang.areas import service as areas_service
 from yiwang.cityops import errors
 from yiwang.cityops import service as cityops_service
 from yiwang.cityops.models import Escalation, Event, Report
@@ -385,6 +386,15 @@ class TestRoutingRules:
             1, 2, city["emergency"])
         current = cityops_service.list_rules(session, dispatcher, category_code="SRHJ")
         assert [(r.version, r.current) for r in current] == [(2, True)]
+
+    def test_a_rule_for_one_street_may_not_send_to_another_streets_team(self, session, dispatcher, city):
+        other_team = areas_service.create_department(session, SYSTEM, code="310101003-HJD", name="外滩街道环境队",
+                                                     area_code=OTHER_STREET, kind="team", parent_id=city["dept"])
+        with pytest.raises(errors.RuleTargetOutside):
+            cityops_service.create_rule(session, dispatcher, RuleCreate(
+                category_code="SRHJ", area_prefix=STREET, department_id=city["dept"], team_id=other_team.id))
+        session.rollback()
+        assert [r.version for r in cityops_service.list_rules(session, dispatcher, category_code="SRHJ")] == [1]
 
     def test_a_retired_rule_sends_events_to_triage(self, session, citizen, dispatcher, city, report):
         cityops_service.create_rule(session, dispatcher, RuleCreate(category_code="SRHJ", area_prefix=DISTRICT,

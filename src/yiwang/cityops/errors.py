@@ -182,3 +182,13 @@ class ClassifierUnavailable(ValidationFailed):
         inner = params.pop("inner", {}) or {}
         params["reason"] = translate(str(params.get("reason", "")), locale, **inner)
         return translate(self.msgid, locale, **params)
+
+
+class RuleNotFound(NotFoundError):
+    code = "routing_rule_not_found"
+    message = "There is no routing rule {ref}."
+
+
+class RuleTargetOutside(ValidationFailed):
+    code = "routing_rule_target_outside"
+    message = "{department} works outside {area}: choose a department or team of that area or one above it."

@@ -38,13 +38,18 @@ from yiwang.cityops.schemas import (
     DispatchBody,
     EventRead,
     HandleBody,
+    IncidentCreate,
+    IncidentRead,
     ReportIn,
+    RuleCreate,
+    RuleRead,
     TriageDecision,
 )
 from yiwang.core.actor import Actor
 from yiwang.core.db import utcnow
 from yiwang.core.errors import AppError, AuthenticationRequired, PermissionDenied
 from yiwang.core.web import CurrentActor, DbSession, SignedInActor, render
+from yiwang.files import errors as files_errors
 from yiwang.files import service as files_service
 
 router = APIRouter(tags=["cityops"], include_in_schema=False)
@@ -430,13 +435,14 @@ def _event_ctx(session: Session, ev: EventRead) -> dict[str, Any]:
     return {"ev": ev, "labels": STATUS_LABELS, "tones": STATUS_TONES, "timeline_labels": TIMELINE_LABELS,
             "triage_reasons": TRIAGE_REASONS, "channels": CHANNEL_LABELS, "urgencies": URGENCY_LABELS,
             "categories": _category_names(session), "area_name": _area_name(session, ev.area_code),
-            "departments": {k: d.name for k, d in depts.items()}}
+            "departments": {k: d.name for k, d in depts.items()},
+            "photo_base": f"/cityops/events/{ev.id}/photos/"}
 
 
-def _targets(session: Session, actor: Actor) -> list[dict[str, str]]:
+def _targets(session: Session, actor: Actor, permission: str = "cityops.dispatch") -> list[dict[str, str]]:
     """Departments and teams a dispatcher may send events to: those homed in their areas (and above)."""
     seen: dict[str, dict[str, str]] = {}
-    for scope in actor.scopes("cityops.dispatch"):
+    for scope in actor.scopes(permission):
         for code in {scope.area_code[:n] for n in (2, 6, 9) if len(scope.area_code) >= n} | {scope.area_code}:
             for d in areas_service.list_departments(session, code, subtree=code == scope.area_code):
                 seen.setdefault(d.id, {"id": d.id, "name": d.name, "kind": d.kind, "parent_id": d.parent_id or ""})
@@ -561,7 +567,7 @@ def _console(request: Request, session: Session, actor: Actor, *, status: str | 
            "labels": STATUS_LABELS, "tones": STATUS_TONES, "triage_reasons": TRIAGE_REASONS,
            "urgencies": URGENCY_LABELS, "categories": _categories(session), "names": _category_names(session),
            "places": _places(session), "targets": _targets(session, actor), "svg": svg, "error": None,
-           "problems": [], "done": None, "checked": []}
+           "problems": [], "done": None, "checked": [], "incidents": _active_incidents_here(session, actor)}
     ctx.update(extra)
     return render(request, "cityops/console.html", ctx, status_code=status_code)
 
@@ -700,3 +706,259 @@ async def hotline_caller(request: Request, session: DbSession, actor: SignedInAc
     posted, so the number stays out of URLs and access logs)."""
     fields, _, _ = await _read_form(request)
     return await run_in_threadpool(_caller, request, session, actor, fields.get("caller_phone", ""))
+
+
+# -- photos of an event -----------------------------------------------------------------------------
+INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/webp"})
+"""Photo types a browser shows itself: served inline (thumbnails); others stay downloads."""
+
+
+def _event_photo_ids(ev: EventRead) -> set[str]:
+    """The photos of the reports and of the handler's actions the reader was given with the event."""
+    ids = {i for r in ev.reports for i in r.photo_ids}
+    for t in ev.timeline:
+        ids.update(i for i in (t.detail or {}).get("photo_ids") or [] if isinstance(i, str))
+    return ids
+
+
+def _event_photo(session: Session, actor: Actor, event_id: str, file_id: str) -> Response:
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if actor.kind != "citizen":
+        _require_perm(actor, "cityops.read")
+    # The reader must be given the event (a reporter their own report, staff over its area — an
+    # audited read) and the photo must be one of what they were given with it.
+    ev = service.get_event(session, actor, event_id)
+    if file_id not in _event_photo_ids(ev):
+        raise files_errors.FileNotFound()
+    stored, data = files_service.open_file(session, actor, file_id, can_read=lambda _f: True,
+                                           area_code=ev.area_code, reason="事件研判处置")
+    headers = files_service.download_headers(stored)
+    if stored.media_type in INLINE_IMAGES:
+        headers["Content-Disposition"] = headers["Content-Disposition"].replace("attachment", "inline", 1)
+    return Response(content=data, media_type=stored.media_type, headers=headers)
+
+
+@router.get("/cityops/events/{event_id}/photos/{file_id}")
+def event_photo(event_id: str, file_id: str, session: DbSession, actor: CurrentActor) -> Response:
+    """A photo of a report or of the handler's evidence, for someone who may read the event: the
+    reporter (their own report and the handler's photos) or staff over its area (audited as a file
+    read). Never sniffed; images shown inline, anything else a download."""
+    return _event_photo(session, actor, event_id, file_id)
+
+
+# -- shared by the rules and incidents pages --------------------------------------------------------
+def _places_for(session: Session, actor: Actor, permission: str) -> list[dict[str, str]]:
+    """The city and the areas under it where the actor holds ``permission``."""
+    roots = [{"code": r.code, "name": r.name, "level": r.level} for r in areas_service.roots(session)[:1]]
+    return [p for p in roots + _places(session) if actor.can(permission, area_code=p["code"])]
+
+
+def _area_names(session: Session, codes: set[str]) -> dict[str, str]:
+    return {c: _area_name(session, c) for c in sorted(codes)[:300]}
+
+
+def _department_names(session: Session, ids: set[str]) -> dict[str, str]:
+    return {k: d.name for k, d in areas_service.departments_by_ids(session, {i for i in ids if i}).items()}
+
+
+def _active_incidents_here(session: Session, actor: Actor) -> list[IncidentRead]:
+    """Active incidents overlapping the actor's areas: the console's banner."""
+    scopes = [s.area_code for s in actor.scopes("cityops.read")]
+    if not scopes:
+        return []
+    return [i for i in service.list_incidents(session, actor, active_only=True)
+            if any(i.area_code.startswith(s) or s.startswith(i.area_code) for s in scopes)]
+
+
+DONE_MESSAGES.update({
+    "rule_saved": "The routing rule is saved as a new version.",
+    "declared": "The emergency incident is declared: matching new events go to its team.",
+    "stood_down": "The emergency incident is stood down: new events follow the routing rules again.",
+})
+
+
+# -- dispatchers: routing rules (派单规则) ------------------------------------------------------------
+def _rules_ctx(session: Session, actor: Actor, rules: list[RuleRead]) -> dict[str, Any]:
+    return {"categories": _categories(session), "names": _category_names(session),
+            "places": _places_for(session, actor, "cityops.route"),
+            "targets": _targets(session, actor, "cityops.route"),
+            "area_names": _area_names(session, {r.area_prefix for r in rules}),
+            "departments": _department_names(session, {d for r in rules for d in (r.department_id, r.team_id) if d}),
+            "values": {}, "error": None, "field_errors": {}, "done": None}
+
+
+def _rules_page(request: Request, session: Session, actor: Actor, *, category: str | None, area: str | None,
+                status_code: int = 200, **extra: Any) -> HTMLResponse:
+    _require_perm(actor, "cityops.route")
+    category, area = (category or "").strip() or None, (area or "").strip() or None
+    rules = service.list_rules(session, actor, category_code=category, area_code=area)
+    rules = [r for r in rules if actor.can("cityops.route", area_code=r.area_prefix)]
+    ctx = _rules_ctx(session, actor, rules)
+    ctx.update(rules=rules, category=category or "", area=area or "", rule=None, versions=[])
+    ctx.update(extra)
+    return render(request, "cityops/rules.html", ctx, status_code=status_code)
+
+
+@router.get("/cityops/rules", response_class=HTMLResponse)
+def rules_page(request: Request, session: DbSession, actor: CurrentActor, category: str | None = None,
+               area: str | None = None, done: str | None = None) -> Response:
+    """派单规则: the current routing rules in the dispatcher's areas (filters by category and area)
+    and the form to add a rule or change one (cityops.route)."""
+    if not actor.is_authenticated:
+        return _login(request)
+    return _rules_page(request, session, actor, category=category, area=area, done=_done(done))
+
+
+def _rule_page(request: Request, session: Session, actor: Actor, rule_id: str, status_code: int = 200,
+               **extra: Any) -> HTMLResponse:
+    _require_perm(actor, "cityops.route")
+    rule = service.get_rule(session, actor, rule_id)
+    versions = service.rule_versions(session, actor, rule)
+    ctx = _rules_ctx(session, actor, versions)
+    target = f"{rule.department_id}|{rule.team_id}" if rule.team_id else (rule.department_id or "")
+    ctx.update(rule=rule, versions=versions, values={"target": target, "user_id": rule.user_id or ""})
+    ctx.update(extra)
+    return render(request, "cityops/rule.html", ctx, status_code=status_code)
+
+
+@router.get("/cityops/rules/{rule_id}", response_class=HTMLResponse)
+def rule_page(rule_id: str, request: Request, session: DbSession, actor: CurrentActor,
+              done: str | None = None) -> Response:
+    """One routing rule with its version history and the form to change it (a change is a new version)."""
+    if not actor.is_authenticated:
+        return _login(request)
+    return _rule_page(request, session, actor, rule_id, done=_done(done))
+
+
+_RULE_FIELD_OF = {"category_unknown": "category_code", "event_category_required": "category_code",
+                  "event_area_unknown": "area_prefix", "routing_rule_invalid": "form",
+                  "event_department_unknown": "target", "routing_rule_target_outside": "target"}
+
+
+def _rule_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:
+    _require_perm(actor, "cityops.route")
+    values = {k: (fields.get(k) or "").strip()[:100] for k in ("category_code", "area_prefix", "target", "user_id",
+                                                              "rule_id")}
+    dept, team = _target(values["target"]) if values["target"] != "retire" else ("", None)
+    try:
+        if not values["category_code"]:
+            raise errors.CategoryRequired()
+        if values["target"] != "retire" and not dept:
+            raise errors.DepartmentUnknown(ref="—")
+        saved = service.create_rule(session, actor, RuleCreate(
+            category_code=values["category_code"], area_prefix=values["area_prefix"], department_id=dept or None,
+            team_id=team if dept else None, user_id=(values["user_id"] or None) if dept else None))
+    except AppError as exc:
+        if isinstance(exc, AuthenticationRequired | PermissionDenied | errors.RuleNotFound):
+            raise
+        session.rollback()
+        message = exc.render()
+        where = {_RULE_FIELD_OF.get(exc.code, "form"): message}
+        if values["rule_id"]:
+            return _rule_page(request, session, actor, values["rule_id"], status_code=exc.status, error=message,
+                              field_errors=where, values=values)
+        return _rules_page(request, session, actor, category=None, area=None, status_code=exc.status,
+                           error=message, field_errors=where, values=values)
+    return RedirectResponse(f"/cityops/rules/{saved.id}?done=rule_saved", status_code=303)
+
+
+@router.post("/cityops/rules", response_class=HTMLResponse)
+async def rule_submit(request: Request, session: DbSession, actor: SignedInActor) -> Response:
+    """Add a routing rule, or change one: the (category, area) rule gets a new version (cityops.route)."""
+    fields, _, _ = await _read_form(request)
+    return await run_in_threadpool(_rule_post, request, session, actor, fields)
+
+
+# -- dispatchers: emergency incidents (战时模式) ------------------------------------------------------
+INCIDENT_PRIORITIES = {"100": "High", "500": "Very high", "1000": "Highest"}
+INCIDENT_DEADLINES = ("1h", "2h", "4h", "8h", "1d")
+
+
+def _incidents_page(request: Request, session: Session, actor: Actor, *, confirm: str | None = None,
+                    status_code: int = 200, **extra: Any) -> HTMLResponse:
+    _require_perm(actor, "cityops.read")
+    incidents = service.list_incidents(session, actor)
+    may_declare = bool(actor.scopes("cityops.incident"))
+    ctx = {"incidents": incidents, "counts": service.incident_event_counts(session, actor, [i.id for i in incidents]),
+           "names": _category_names(session), "area_names": _area_names(session, {i.area_code for i in incidents}),
+           "departments": _department_names(session, {d for i in incidents for d in (i.department_id, i.team_id)
+                                                      if d}),
+           "may_declare": may_declare,
+           "may_stand_down": {i.id for i in incidents
+                              if i.status == "active" and actor.can("cityops.incident", area_code=i.area_code)},
+           "categories": _categories(session) if may_declare else [],
+           "places": _places_for(session, actor, "cityops.incident") if may_declare else [],
+           "targets": _targets(session, actor, "cityops.incident") if may_declare else [],
+           "priorities": INCIDENT_PRIORITIES, "deadlines": INCIDENT_DEADLINES, "confirm": confirm,
+           "values": {}, "chosen": [], "error": None, "field_errors": {}, "done": None}
+    ctx.update(extra)
+    return render(request, "cityops/incidents.html", ctx, status_code=status_code)
+
+
+@router.get("/cityops/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request, session: DbSession, actor: CurrentActor, confirm: str | None = None,
+                   done: str | None = None) -> Response:
+    """战时模式: active and past emergency incidents (cityops.read), the form to declare one and the
+    stand-down with its confirmation (cityops.incident)."""
+    if not actor.is_authenticated:
+        return _login(request)
+    return _incidents_page(request, session, actor, confirm=confirm, done=_done(done))
+
+
+_INCIDENT_FIELD_OF = {"incident_invalid": "form", "event_area_unknown": "area_code", "category_unknown": "categories",
+                      "event_deadline_invalid": "deadline", "event_department_unknown": "target"}
+
+
+def _declare(request: Request, session: Session, actor: Actor, fields: dict[str, str],
+             many: dict[str, list[str]]) -> Response:
+    _require_perm(actor, "cityops.incident")
+    values = {k: (fields.get(k) or "").strip()[:100] for k in ("name", "area_code", "target", "deadline",
+                                                              "priority")}
+    chosen = [c for c in dict.fromkeys(many.get("categories", [])) if c][:50]
+    dept, team = _target(values["target"])
+    try:
+        if not values["name"] or not values["area_code"] or not chosen:
+            raise errors.IncidentInvalid()
+        if not dept:
+            raise errors.DepartmentUnknown(ref="—")
+        if values["priority"] not in INCIDENT_PRIORITIES:
+            raise errors.IncidentInvalid()
+        saved = service.declare_incident(session, actor, IncidentCreate(
+            name=values["name"], area_code=values["area_code"], categories=chosen, department_id=dept,
+            team_id=team, deadline=values["deadline"] or "4h", priority=int(values["priority"])))
+    except AppError as exc:
+        if isinstance(exc, AuthenticationRequired | PermissionDenied):
+            raise
+        session.rollback()
+        message = exc.render()
+        return _incidents_page(request, session, actor, status_code=exc.status, error=message, values=values,
+                               chosen=chosen, field_errors={_INCIDENT_FIELD_OF.get(exc.code, "form"): message})
+    return RedirectResponse(f"/cityops/incidents?done=declared#incident-{saved.id}", status_code=303)
+
+
+@router.post("/cityops/incidents", response_class=HTMLResponse)
+async def incident_declare(request: Request, session: DbSession, actor: SignedInActor) -> Response:
+    """Declare an emergency incident for an area subtree and categories (cityops.incident)."""
+    fields, many, _ = await _read_form(request)
+    return await run_in_threadpool(_declare, request, session, actor, fields, many)
+
+
+def _stand_down(request: Request, session: Session, actor: Actor, incident_id: str) -> Response:
+    _require_perm(actor, "cityops.incident")
+    try:
+        service.stand_down(session, actor, incident_id)
+    except AppError as exc:
+        if isinstance(exc, AuthenticationRequired | PermissionDenied | errors.IncidentNotFound):
+            raise
+        session.rollback()
+        return _incidents_page(request, session, actor, status_code=exc.status, error=exc.render())
+    return RedirectResponse("/cityops/incidents?done=stood_down", status_code=303)
+
+
+@router.post("/cityops/incidents/{incident_id}/stand-down", response_class=HTMLResponse)
+async def incident_stand_down(incident_id: str, request: Request, session: DbSession,
+                              actor: SignedInActor) -> Response:
+    """Stand an incident down (after the page's confirmation step): normal routing again."""
+    await _read_form(request)
+    return await run_in_threadpool(_stand_down, request, session, actor, incident_id)

@@ -170,6 +170,22 @@ def rule(session: Session, rule_id: str) -> RoutingRule | None:
     return session.get(RoutingRule, rule_id)
 
 
+def rule_versions(session: Session, category_code: str, area_prefix: str, limit: int) -> list[RoutingRule]:
+    """Every version of a (category, area) rule, newest first (``ix_cityops_routing_rules_lookup``)."""
+    return list(session.scalars(
+        select(RoutingRule).where(RoutingRule.category_code == category_code, RoutingRule.area_prefix == area_prefix)
+        .order_by(RoutingRule.version.desc()).limit(limit)))
+
+
+def incident_event_counts(session: Session, incident_ids: list[str]) -> dict[str, int]:
+    """How many events each incident took (``ix_cityops_events_incident``: one range per incident)."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(select(Event.incident_id, func.count()).where(Event.incident_id.in_(incident_ids))
+                           .group_by(Event.incident_id))
+    return {i: n for i, n in rows if i}
+
+
 # -- incidents ----------------------------------------------------------------------------------------
 def active_incidents(session: Session, limit: int = 100) -> list[Incident]:
     return list(session.scalars(

@@ -1034,6 +1034,7 @@ def create_rule(session: Session, actor: Actor, body: RuleCreate) -> RuleRead:
         raise errors.AreaUnknown(code=prefix)
     if body.department_id:
         _check_target(session, DispatchBody(department_id=body.department_id, team_id=body.team_id))
+        _check_homed_in(session, prefix, [body.department_id] + ([body.team_id] if body.team_id else []))
     elif body.team_id or body.user_id:
         raise errors.RuleInvalid()
     old = repository.current_rule(session, body.category_code, prefix)
@@ -1051,6 +1052,44 @@ def create_rule(session: Session, actor: Actor, body: RuleCreate) -> RuleRead:
                                                    "department_id": row.department_id, "team_id": row.team_id,
                                                    "user_id": row.user_id, "replaces": old.id if old else None})
     return _rule_read(row)
+
+
+def _check_homed_in(session: Session, prefix: str, department_ids: list[str]) -> None:
+    """The departments (and teams) a rule or incident sends events to must be homed in its area,
+    above it or inside it (a district's rule cannot send to another district's team)."""
+    area = areas_service.find_area(session, prefix)
+    if area is None:
+        return
+    for d in areas_service.departments_by_ids(session, set(department_ids)).values():
+        if not (prefix.startswith(d.area_code) or d.area_code.startswith(prefix)):
+            raise errors.RuleTargetOutside(department=d.name, area=area.name)
+
+
+RULE_VERSIONS = 50
+"""At most this many versions of one rule are shown (newest first)."""
+
+
+def get_rule(session: Session, actor: Actor, rule_id: str) -> RuleRead:
+    """One version of a routing rule, for someone who may change rules over its area."""
+    _require_some(actor, "cityops.route")
+    row = repository.rule(session, rule_id)
+    if row is None:
+        raise errors.RuleNotFound(ref=rule_id)
+    actor.require("cityops.route", area_code=row.area_prefix, target=f"routing_rule:{rule_id}")
+    return _rule_read(row)
+
+
+def rule_versions(session: Session, actor: Actor, rule: RuleRead) -> list[RuleRead]:
+    """Every version of the rule's (category, area), newest first (at most :data:`RULE_VERSIONS`)."""
+    actor.require("cityops.route", area_code=rule.area_prefix, target=f"routing_rule:{rule.id}")
+    return [_rule_read(r) for r in repository.rule_versions(session, rule.category_code, rule.area_prefix,
+                                                             RULE_VERSIONS)]
+
+
+def incident_event_counts(session: Session, actor: Actor, incident_ids: list[str]) -> dict[str, int]:
+    """How many events each incident took (``cityops.read``)."""
+    _require_some(actor, "cityops.read")
+    return repository.incident_event_counts(session, incident_ids[:200])
 
 
 def list_rules(session: Session, actor: Actor, *, category_code: str | None = None, area_code: str | None = None,
@@ -1088,6 +1127,7 @@ def declare_incident(session: Session, actor: Actor, body: IncidentCreate) -> In
         _active_category(session, code)
     _deadline(body.deadline)
     _check_target(session, DispatchBody(department_id=body.department_id, team_id=body.team_id))
+    _check_homed_in(session, area, [body.department_id] + ([body.team_id] if body.team_id else []))
     row = Incident(id=new_id(), name=body.name.strip(), area_code=area, categories=json.dumps(codes),
                    department_id=body.department_id, team_id=body.team_id, deadline=body.deadline,
                    priority=body.priority, status="active", declared_by=actor.label, declared_at=_now())
