@@ -713,26 +713,18 @@ INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/webp"})
 """Photo types a browser shows itself: served inline (thumbnails); others stay downloads."""
 
 
-def _event_photo_ids(ev: EventRead) -> set[str]:
-    """The photos of the reports and of the handler's actions the reader was given with the event."""
-    ids = {i for r in ev.reports for i in r.photo_ids}
-    for t in ev.timeline:
-        ids.update(i for i in (t.detail or {}).get("photo_ids") or [] if isinstance(i, str))
-    return ids
-
-
 def _event_photo(session: Session, actor: Actor, event_id: str, file_id: str) -> Response:
     if not actor.is_authenticated:
         raise AuthenticationRequired()
     if actor.kind != "citizen":
         _require_perm(actor, "cityops.read")
-    # The reader must be given the event (a reporter their own report, staff over its area — an
-    # audited read) and the photo must be one of what they were given with it.
-    ev = service.get_event(session, actor, event_id)
-    if file_id not in _event_photo_ids(ev):
+    # The reader must be one the event is shown to, and the photo one of what they are shown with
+    # it; a staff member's read of someone else's photo is audited as a file read.
+    area = service.photo_area(session, actor, event_id, file_id)
+    if area is None:
         raise files_errors.FileNotFound()
     stored, data = files_service.open_file(session, actor, file_id, can_read=lambda _f: True,
-                                           area_code=ev.area_code, reason="事件研判处置")
+                                           area_code=area, reason="事件研判处置")
     headers = files_service.download_headers(stored)
     if stored.media_type in INLINE_IMAGES:
         headers["Content-Disposition"] = headers["Content-Disposition"].replace("attachment", "inline", 1)

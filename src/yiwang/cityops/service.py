@@ -682,6 +682,29 @@ def get_event(session: Session, actor: Actor, event_id: str) -> EventRead:
     return _read(session, ev)
 
 
+def photo_area(session: Session, actor: Actor, event_id: str, file_id: str) -> str | None:
+    """The event's area when ``file_id`` is one of its photos that the actor may see — a reporter
+    their own report's photos and the handler's evidence, staff (``cityops.read`` over the area)
+    all of them — else None. No event-read entry is written: the file read itself is audited."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    ev = _load(session, event_id)
+    if actor.kind == "citizen":
+        mine = repository.reporter_of(session, ev.id, actor.user_id or "")
+        if mine is None:
+            raise PermissionDenied(permission="cityops.own", target=f"event:{event_id}")
+        reports = [mine]
+    else:
+        _require_some(actor, "cityops.read")
+        actor.require("cityops.read", area_code=ev.area_code, target=f"event:{event_id}")
+        reports = repository.reports(session, ev.id)
+    ids = {i for r in reports for i in json.loads(r.photo_ids or "[]")}
+    for t in repository.timeline(session, ev.id):
+        detail = json.loads(t.detail) if t.detail else {}
+        ids.update(i for i in (detail.get("photo_ids") or []) if isinstance(i, str))
+    return ev.area_code if file_id in ids else None
+
+
 def _prefixes(actor: Actor, permission: str, area: str | None) -> list[str]:
     scopes = sorted({s.area_code for s in actor.scopes(permission)})
     if area is None:
