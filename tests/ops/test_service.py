@@ -556,3 +556,42 @@ class TestPostgresClientConnection:
 
         assert dbname == "postgresql://yiwang@db.internal:5433/city?sslmode=require"
         assert env["PGPASSWORD"] == "s3cr@t"
+
+
+class TestOpenDataAfterRestore:
+    """The open-data datastore is derived data: after a restore its open tables are there again
+    (SQLite: loaded from the restored uploads and steps; PostgreSQL: in the dump)."""
+
+    def test_an_open_table_answers_after_a_restore(self, settings: Settings, backup_dir: Path, target: Settings):
+        from yiwang.areas import service as areas_service
+        from yiwang.datacat import datastore
+        from yiwang.datacat import service as datacat_service
+        from yiwang.datacat.schemas import FieldIn, ResourceIn
+
+        database = open_db(settings)
+        officer = Actor(kind="staff", user_id="01JOFFICER0000000000000001", username="o",
+                        grants=(Grant("data_officer", "31", None, frozenset({"datacat.manage", "datacat.read"})),))
+        with database.transaction() as session:
+            areas_service.create_area(session, SYSTEM, code="31", name="上海市", level="city")
+            dept = areas_service.create_department(session, SYSTEM, code="31-JT", name="交通委", area_code="31")
+            datacat_service.create_resource(session, officer, ResourceIn(
+                name="stops", code="31-JT-1", title="公交站点", department_id=dept.id, topic="transport",
+                opening="unconditional", fields=[FieldIn(name="站点"), FieldIn(name="电话")]))
+            out = datacat_service.add_distribution(
+                session, officer, "stops", name="站点", filename="s.csv",
+                data="站点,电话\n人民广场,13812345678\n外滩,13912345678\n".encode())
+            datacat_service.set_steps(session, officer, out.distribution.id, [{"field": "电话", "action": "mask"}])
+            assert datacat_service.open_resource(session, officer, "stops").passed
+        database.dispose()
+        ops_service.create_backup(settings, backup_dir)
+        carry_keys(settings, target)
+        try:
+            ops_service.restore_backup(backup_dir, target)
+            found = datastore.search(target, out.distribution.id)
+            assert found["total"] == 2
+            assert all("12345678" not in r["电话"] for r in found["records"])
+        finally:
+            datastore.drop(settings, out.distribution.id)
+            if target.is_sqlite:
+                datastore.drop(target, out.distribution.id)
+            datastore.dispose_engines()

@@ -17,16 +17,7 @@ def datacat() -> None:
 @app_errors
 def republish() -> None:
     """Load every open table into the datastore again (after a restore or a datastore move)."""
-    ctx = get_cli_context()
-    after, total = "", 0
-    while True:
-        with ctx.db.transaction(write=False) as session:
-            done = service.republish(session, after_id=after)
-        if not done:
-            break
-        total += len(done)
-        after = done[-1]
-    click.echo(f"republished {total} tables")
+    click.echo(f"republished {service.republish_all(get_cli_context().db)} tables")
 
 
 def register(main: click.Group) -> None:

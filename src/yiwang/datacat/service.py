@@ -703,6 +703,18 @@ def republish(session: Session, *, after_id: str = "", batch: int = 20) -> list[
     return done
 
 
+def republish_all(db: Database) -> int:
+    """:func:`republish` every open table, one batch per read-only transaction; the number loaded."""
+    after, total = "", 0
+    while True:
+        with db.transaction(write=False) as session:
+            done = republish(session, after_id=after)
+        if not done:
+            return total
+        total += len(done)
+        after = done[-1]
+
+
 # -- who sees what ----------------------------------------------------------------------------------
 def preview(session: Session, actor: Actor, distribution_id: str, *, limit: int = 20) -> dict[str, Any]:
     """The first rows of a table's latest upload for staff: fields above the viewer's grant masked

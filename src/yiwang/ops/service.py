@@ -56,6 +56,7 @@ from yiwang.core.ids import new_id
 from yiwang.core.jobs import bind_settings
 from yiwang.core.migrate import current_revision, head_revision, upgrade
 from yiwang.core.settings import Settings
+from yiwang.datacat import service as datacat_service
 from yiwang.ops.errors import (
     BackupCorrupt,
     BackupDestinationNotEmpty,
@@ -471,6 +472,10 @@ def restore_backup(
         chain_ok = chain is not None and chain.ok
         mismatches = {t: (n, counts.get(t, -1)) for t, n in manifest.database.counts.items()
                       if counts.get(t, -1) != n}
+        # The open-data datastore is derived data (on PostgreSQL its schema is in the dump): on
+        # SQLite its file is not in the backup, so its open tables are loaded again from the
+        # restored uploads and their recorded de-identification steps.
+        republished = datacat_service.republish_all(db) if target_kind == "sqlite" else 0
         rto = time.perf_counter() - started
         detail = {
             "backup_id": manifest.backup_id,
@@ -479,6 +484,7 @@ def restore_backup(
             "chain_ok": chain_ok,
             "counts_match": not mismatches,
             "rto_seconds": round(rto, 3),
+            "datastore_tables_republished": republished,
         }
         with db.transaction() as session:
             audit_service.record(session, actor, "ops.restore", target_type="backup", target_id=manifest.backup_id,
