@@ -57,6 +57,7 @@ from yiwang.datacat.schemas import (
     TOPICS,
     UPDATE_CYCLE_NAMES,
     ResourceIn,
+    facet_label,
 )
 from yiwang.identity import service as identity_service
 
@@ -471,19 +472,6 @@ def _department_id_or_none(session: Session, ref: str) -> str:
         return "-" + ref[:30]  # matches nothing
 
 
-def _facet_title(session: Session, name: str, value: str) -> str:
-    if name == "organization":
-        dept = _departments(session).get(value)
-        return dept.name if dept else value
-    if name == "groups":
-        return TOPICS.get(value, value)
-    if name == "update_cycle":
-        return UPDATE_CYCLE_NAMES.get(value, value)
-    if name == "opening":
-        return OPENING_NAMES.get(value, value)
-    return value
-
-
 def package_search(session: Session, call: Call) -> dict[str, Any]:
     p = _search_params(session, call.data)
     limit = p["facet_limit"] if p["facet_limit"] >= 0 else 1000
@@ -497,7 +485,7 @@ def package_search(session: Session, call: Call) -> dict[str, Any]:
         shown = [(_name_of(session, name, v), v, n) for v, n in pairs]
         facets[name] = {key: n for key, _v, n in shown}
         search_facets[name] = {"title": name, "items": [
-            {"name": key, "display_name": _facet_title(session, name, v), "count": n} for key, v, n in shown]}
+            {"name": key, "display_name": facet_label(name, v, {k: d.name for k, d in _departments(session).items()}), "count": n} for key, v, n in shown]}
     return {"count": result.count, "sort": p["sort"], "facets": facets, "search_facets": search_facets,
             "results": _packages(session, result.ids, call.base)}
 

@@ -42,7 +42,7 @@ from yiwang.core.jobs import settings_for
 from yiwang.core.web import CurrentActor, DbSession, ReadDbSession, get_actor, render
 from yiwang.datacat import datastore, errors, repository, search, service
 from yiwang.datacat.models import DataResource, Distribution
-from yiwang.datacat.schemas import OPENING_NAMES, TOPICS, UPDATE_CYCLE_NAMES, ResourceRead
+from yiwang.datacat.schemas import OPENING_NAMES, TOPICS, UPDATE_CYCLE_NAMES, ResourceRead, facet_label
 
 router = APIRouter(tags=["datacat"], include_in_schema=False)
 
@@ -101,18 +101,6 @@ def _open_resource(session: Session, name: str) -> DataResource:
 
 def _department_names(session: Session, ids: set[str]) -> dict[str, str]:
     return {i: d.name for i, d in areas_service.departments_by_ids(session, ids).items()} if ids else {}
-
-
-def _facet_label(name: str, value: str, departments: dict[str, str]) -> str:
-    if name == "organization":
-        return departments.get(value, value)
-    if name == "groups":
-        return TOPICS.get(value, value)
-    if name == "update_cycle":
-        return UPDATE_CYCLE_NAMES.get(value, value)
-    if name == "opening":
-        return OPENING_NAMES.get(value, value)
-    return value
 
 
 def _base_url(request: Request) -> str:
@@ -174,7 +162,7 @@ def portal(request: Request, session: ReadDbSession, actor: CurrentActor, q: str
         ticked = fq.get(name, [])
         for value in ticked:  # a ticked value stays on the list (to untick) even when nothing matches
             counted.setdefault(value, 0)
-        facets[name] = [FacetValue(v, _facet_label(name, v, departments), n, v in ticked)
+        facets[name] = [FacetValue(v, facet_label(name, v, departments), n, v in ticked)
                         for v, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))]
     pages = max(1, math.ceil(result.count / PAGE_ROWS))
 

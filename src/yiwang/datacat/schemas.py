@@ -33,6 +33,19 @@ GRADE_NAMES = {"general": "一般", "important": "重要", "core": "核心"}
 FORMAT_NAMES = {"table": "数据表", "file": "文件", "api": "接口"}
 
 
+def facet_label(name: str, value: str, departments: dict[str, str]) -> str:
+    """How a facet value reads (a department id → its name, a topic code → 交通出行 …)."""
+    if name == "organization":
+        return departments.get(value, value)
+    if name == "groups":
+        return TOPICS.get(value, value)
+    if name == "update_cycle":
+        return UPDATE_CYCLE_NAMES.get(value, value)
+    if name == "opening":
+        return OPENING_NAMES.get(value, value)
+    return value
+
+
 class FieldIn(BaseModel):
     """数据项 as the data officer declares it."""
 

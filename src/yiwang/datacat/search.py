@@ -28,7 +28,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from yiwang.core.settings import Settings
 from yiwang.datacat.models import DataResource, Distribution, SearchTerm
 from yiwang.datacat.schemas import TOPICS
-from yiwang.identity.web import IdentityGeneration
+from yiwang.identity.web import IdentityGeneration, shared_generation
 
 MAX_TERM = 40
 MAX_ROWS = 1000
@@ -148,21 +147,12 @@ def reindex(session: Session, resource: DataResource) -> None:
 WATCHED = frozenset({"datacat_resources", "datacat_fields", "datacat_distributions", "datacat_terms", "departments"})
 _COUNTERS = frozenset({"views", "downloads"})
 _CHANGED = "yiwang.datacat.changed"
-_process_generation = IdentityGeneration(None)
-_generations: dict[str, IdentityGeneration] = {}
-_generations_lock = threading.Lock()
+_process_generation = shared_generation(None, "datacat")
 
 
 def catalogue_generation(settings: Settings | None) -> IdentityGeneration:
     """The shared generation of a deployment's catalogue (a file under its ``var_dir``)."""
-    if settings is None:
-        return _process_generation
-    key = str(Path(settings.var_dir).resolve())
-    found = _generations.get(key)
-    if found is None:
-        with _generations_lock:
-            found = _generations.setdefault(key, IdentityGeneration(Path(key) / "run" / "datacat.generation"))
-    return found
+    return shared_generation(settings, "datacat")
 
 
 def stamp(settings: Settings | None) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -354,15 +354,7 @@ def open_file(
         raise errors.FileNotFound()
     if not _may_read(actor, stored, can_read):
         raise PermissionDenied(permission="file.read", area_code=area_code, target=f"file:{file_id}")
-    path = _path(settings_for(session), file_id)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        log.error("stored file missing", extra={"file_id": file_id})
-        raise errors.FileUnavailable() from None
-    if len(content) != stored.size or hashlib.sha256(content).hexdigest() != stored.sha256:
-        log.error("stored file does not match its checksum", extra={"file_id": file_id})
-        raise errors.FileUnavailable()
+    content = _checked_bytes(session, stored)
     if actor.user_id != stored.owner_user_id:
         audit_service.record(session, actor, "file.read", target_type="file", target_id=file_id,
                              area_code=area_code, purpose=reason,
@@ -377,13 +369,18 @@ def read_bytes(session: Session, file_id: str) -> bytes:
     stored = get(session, file_id)
     if stored is None:
         raise errors.FileNotFound()
+    return _checked_bytes(session, stored)
+
+
+def _checked_bytes(session: Session, stored: StoredFileRead) -> bytes:
+    """The stored bytes, or ``file_unavailable`` when they are gone or do not match the checksum."""
     try:
-        content = _path(settings_for(session), file_id).read_bytes()
+        content = _path(settings_for(session), stored.id).read_bytes()
     except FileNotFoundError:
-        log.error("stored file missing", extra={"file_id": file_id})
+        log.error("stored file missing", extra={"file_id": stored.id})
         raise errors.FileUnavailable() from None
     if len(content) != stored.size or hashlib.sha256(content).hexdigest() != stored.sha256:
-        log.error("stored file does not match its checksum", extra={"file_id": file_id})
+        log.error("stored file does not match its checksum", extra={"file_id": stored.id})
         raise errors.FileUnavailable()
     return content
 

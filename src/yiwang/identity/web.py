@@ -150,21 +150,29 @@ class IdentityGeneration:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-_generations: dict[str, IdentityGeneration] = {}
+_generations: dict[tuple[str | None, str], IdentityGeneration] = {}
 _generations_lock = threading.Lock()
-_process_generation = IdentityGeneration(None)
 
 
-def identity_generation(settings: Settings | None) -> IdentityGeneration:
-    """The shared generation of a deployment (its ``var_dir``); the process-wide one without settings."""
-    if settings is None:
-        return _process_generation
-    key = str(Path(settings.var_dir).resolve())
+def shared_generation(settings: Settings | None, name: str) -> IdentityGeneration:
+    """The generation ``name`` shared by the processes of a deployment (a file ``run/<name>.generation``
+    under its ``var_dir``); without settings, one for this process only."""
+    key = (str(Path(settings.var_dir).resolve()) if settings is not None else None, name)
     found = _generations.get(key)
     if found is None:
         with _generations_lock:
-            found = _generations.setdefault(key, IdentityGeneration(Path(key) / "run" / "identity.generation"))
+            path = Path(key[0]) / "run" / f"{name}.generation" if key[0] is not None else None
+            found = _generations.setdefault(key, IdentityGeneration(path))
     return found
+
+
+_process_generation = shared_generation(None, "identity")
+
+
+def identity_generation(settings: Settings | None) -> IdentityGeneration:
+    """The shared generation of a deployment's identity data (its ``var_dir``); the process-wide one
+    without settings."""
+    return shared_generation(settings, "identity")
 
 
 def _table(obj: Any) -> str | None:
