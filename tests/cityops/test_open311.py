@@ -256,3 +256,26 @@ class TestListingAndUpdates:
         later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert xml(client.get(f"{BASE}/servicerequestupdates.xml?start_date={later}")).findall("request_update") == []
         assert session.query(TimelineEntry).filter_by(event_id=ev.id, kind="closed").count() == 1
+
+
+class TestWhatThePublicSees:
+    def test_identifiers_in_a_citizens_words_are_masked(self, client, session, api_key, city):
+        number = xml(post(client, api_key(), description=f"垃圾没人清，我的电话{PHONE}")).findtext(
+            "request/service_request_id")
+        shown = xml(client.get(f"{BASE}/requests/{number}.xml")).findtext("request/description")
+        assert PHONE not in shown and "138****5678" in shown and shown.startswith("垃圾没人清")
+
+    def test_a_12345_call_shows_its_category_and_area_not_the_callers_words(self, client, session, city,
+                                                                              operator):
+        from yiwang.cityops.schemas import ReportIn
+
+        out = cityops_service.report_hotline(session, operator, ReportIn(
+            description="张三来电：家门口（幸福路8号）垃圾堆放", category_code="SRHJ.LJ", area_code="310101002",
+            address="幸福路8号"), PHONE)
+        session.commit()
+        shown = xml(client.get(f"{BASE}/requests/{out.number}.xml")).find("request")
+        assert shown.findtext("description") == "暴露垃圾"
+        assert shown.findtext("address") in (None, "") and shown.findtext("lat") in (None, "")
+        assert shown.findtext("address_id") == "310101002"
+        listed = client.get(f"{BASE}/requests.json").json()
+        assert all("张三" not in (r.get("description") or "") for r in listed)

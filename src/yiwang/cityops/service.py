@@ -81,6 +81,7 @@ from yiwang.cityops.schemas import (
     TrainingRead,
     TriageDecision,
 )
+from yiwang.core import masking
 from yiwang.core.actor import SYSTEM, Actor
 from yiwang.core.db import new_id, utcnow
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied
@@ -1427,6 +1428,10 @@ def open311_token(session: Session, token: str) -> Open311Receipt:
     return Open311Receipt(service_request_id=ev.number, token=token)
 
 
+PRIVATE_CHANNELS = frozenset({"hotline"})
+"""Channels whose reports are not published as told (Open311 shows their category and area only)."""
+
+
 def _open311_requests(session: Session, rows: list[Event]) -> list[Open311Request]:
     names = {c.code: c.name for c in repository.categories(session)} if rows else {}
     depts = areas_service.departments_by_ids(
@@ -1438,15 +1443,24 @@ def _open311_requests(session: Session, rows: list[Event]) -> list[Open311Reques
     for ev in rows:
         closed = ev.status == "closed"
         dept = depts.get(ev.assignee_team_id or ev.assignee_department_id or "")
+        # A 12345 call is told in confidence: the public sees its category and area, not the
+        # operator's notes of what the caller said or the address they gave. Published text has
+        # every identifier in it (ID, mobile, card numbers …) masked.
+        private = ev.channel in PRIVATE_CHANNELS
+        name = names.get(ev.category_code or "")
         out.append(Open311Request(
             service_request_id=ev.number, status="closed" if closed else "open",
-            status_notes=(ev.result if closed and ev.result else translate(_OPEN311_STATUS_WORDS[ev.status])),
-            service_name=names.get(ev.category_code or ""), service_code=ev.category_code,
-            description=ev.description, agency_responsible=dept.name if dept else None, service_notice=None,
+            status_notes=(masking.mask_identifiers(ev.result, whole=False) if closed and ev.result
+                          else translate(_OPEN311_STATUS_WORDS[ev.status])),
+            service_name=name, service_code=ev.category_code,
+            description=(name or translate("12345 hotline ticket")) if private
+            else masking.mask_identifiers(ev.description, whole=False),
+            agency_responsible=dept.name if dept else None, service_notice=None,
             requested_datetime=ev.created_at, updated_datetime=ev.closed_at if closed and ev.closed_at else ev.updated_at,
             expected_datetime=ev.due_at if ev.status in ("dispatched", "accepted", "reopened") else None,
-            address=ev.address, address_id=ev.area_code, zipcode=None, lat=ev.lat, long=ev.lon,
-            media_url=media.get(ev.id)))
+            address=None if private else ev.address, address_id=ev.area_code, zipcode=None,
+            lat=None if private else ev.lat, long=None if private else ev.lon,
+            media_url=None if private else media.get(ev.id)))
     return out
 
 
@@ -1480,7 +1494,7 @@ def open311_updates(session: Session, *, start: datetime, end: datetime) -> list
     out = []
     for t, number, result in repository.timeline_between(session, start, end, tuple(_OPEN311_UPDATES), OPEN311_LIMIT):
         status, words = _OPEN311_UPDATES[t.kind]
-        text = (t.note if t.kind in ("handled", "invalid") else result) or ""
+        text = masking.mask_identifiers((t.note if t.kind in ("handled", "invalid") else result) or "", whole=False)
         out.append(Open311Update(update_id=t.id, service_request_id=number, status=status, updated_datetime=t.at,
                                  description=translate(words, result=text).rstrip(": ："), media_url=None))
     return out

@@ -122,3 +122,32 @@ def mask(value: Any, rule: str, *, settings: Settings | None = None) -> str | No
 def mask_field(field: str, value: Any, *, settings: Settings | None = None) -> str | None:
     """``value`` masked by the preset of ``field`` (e.g. ``"person.id_number"``)."""
     return mask(value, PRESETS[field], settings=settings)
+
+
+def mask_identifier(kind: str, s: str) -> str:
+    """One identifier masked by its kind: an e-mail keeps its first letter and domain; others their
+    first three and last four characters (``110***********1234``); seven or fewer are all starred."""
+    if kind == "email":
+        local, _, domain = s.rpartition("@")
+        return local[:1] + "***@" + domain
+    if len(s) <= 7:
+        return STAR * len(s)
+    return s[:3] + STAR * (len(s) - 7) + s[-4:]
+
+
+def mask_identifiers(s: str, *, card_column: bool = False, whole: bool = True) -> str:
+    """``s`` with every identifier found in it (ID and USCC numbers, mobiles, bank cards, e-mail
+    addresses, each confirmed by its validator) masked; with none found, masked whole (first and
+    last character kept) when ``whole``, else unchanged."""
+    from yiwang.core.validators import find_identifiers
+
+    found = find_identifiers(s, card_column=card_column)
+    if not found:
+        return (mask(s, "first_last") or "") if whole else s
+    out, last = [], 0
+    for kind, start, end in found:
+        out.append(s[last:start])
+        out.append(mask_identifier(kind, s[start:end]))
+        last = end
+    out.append(s[last:])
+    return "".join(out)

@@ -61,7 +61,6 @@ from yiwang.core.validators import (
     IDENTIFIER_PATTERN,
     card_issuer_ok,
     classify_identifier,
-    find_identifiers,
     is_valid_resident_id,
 )
 from yiwang.datacat.ingest import Column
@@ -163,28 +162,9 @@ def _range_width(to: str | None) -> int | None:
 
 
 # -- masking -----------------------------------------------------------------------------------
-def _mask_identifier(kind: str, s: str) -> str:
-    if kind == "email":
-        local, _, domain = s.rpartition("@")
-        return local[:1] + "***@" + domain
-    if len(s) <= 7:
-        return masking.STAR * len(s)
-    return s[:3] + masking.STAR * (len(s) - 7) + s[-4:]
-
-
 def mask_text(s: str, *, card_column: bool = False, whole: bool = True) -> str:
-    """``s`` with every identifier found in it masked (:func:`_mask_identifier`); with no identifier,
-    masked whole (first and last character kept) when ``whole``, else unchanged."""
-    found = find_identifiers(s, card_column=card_column)
-    if not found:
-        return (masking.mask(s, "first_last") or "") if whole else s
-    out, last = [], 0
-    for kind, start, end in found:
-        out.append(s[last:start])
-        out.append(_mask_identifier(kind, s[start:end]))
-        last = end
-    out.append(s[last:])
-    return "".join(out)
+    """``s`` with every identifier in it masked (:func:`yiwang.core.masking.mask_identifiers`)."""
+    return masking.mask_identifiers(s, card_column=card_column, whole=whole)
 
 
 def _as_text(v: Any) -> str:
