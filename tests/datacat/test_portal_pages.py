@@ -134,6 +134,12 @@ class TestSearch:
         assert re.search(r'value="' + cat["hb"] + r'" checked', got.text)
         assert "清除筛选" in got.text
 
+    def test_two_ticked_departments_mean_either(self, client, cat):
+        got = client.get("/opendata", params=[("q", "公交"), ("organization", cat["hb"]), ("organization", cat["jt"])],
+                         headers=HTML)
+
+        assert sorted(re.findall(r'data-dataset="([^"]+)"', got.text)) == ["bus-exhaust", "bus-ridership", "bus-stops"]
+
     def test_sort_by_name_and_paging(self, client, cat, monkeypatch):
         monkeypatch.setattr(pages, "PAGE_ROWS", 2)
 

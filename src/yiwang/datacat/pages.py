@@ -52,7 +52,9 @@ MAX_PAGE = 500
 PREVIEW_ROWS = 20
 FACET_LIMIT = 30
 MAX_FILTER_VALUES = 5
-"""Values ticked per facet (more are ignored: each is one more term every match must hold)."""
+"""Values ticked per facet (more are ignored)."""
+EITHER = ("organization", "groups", "update_cycle", "opening")
+"""Facets with one value per dataset: two ticked values mean either (tags and formats mean both)."""
 MAX_QUERY = 100
 MAX_TITLE = 200
 MAX_TEXT = 2000
@@ -149,7 +151,7 @@ def portal(request: Request, session: ReadDbSession, actor: CurrentActor, q: str
     page = max(1, min(page, MAX_PAGE))
     fq = _filters(request)
     result = search.query(session, q=q, fq=fq, sort=SORTS[sort][0], rows=PAGE_ROWS, start=(page - 1) * PAGE_ROWS,
-                          facet_fields=tuple(FACETS), facet_limit=FACET_LIMIT)
+                          facet_fields=tuple(FACETS), facet_limit=FACET_LIMIT, match_any=EITHER)
     shown = [service.show(session, i) for i in result.ids]
     dept_ids = {r.department_id for r in shown} | {v for v, _n in result.facets.get("organization", [])}
     dept_ids |= set(fq.get("organization", []))

@@ -452,11 +452,13 @@ def query(
     facet_limit: int = 50,
     states: Sequence[str] = ("open",),
     use_cache: bool = True,
+    match_any: Sequence[str] = (),
 ) -> Result:
-    """Resources matching every word of ``q`` and every ``fq`` value, in ``states``: their count,
-    the ids of one page (``rows`` ≤ 1000 from ``start``) in ``sort`` order, and counts of the
-    ``facet_fields`` values over all matches (at most ``facet_limit`` each, largest first).
-    :class:`QueryError` for an unknown field or sort."""
+    """Resources matching every word of ``q`` and every ``fq`` value (any one of the values, for the
+    fields in ``match_any`` — the portal's single-valued facets, where ticking two departments means
+    either), in ``states``: their count, the ids of one page (``rows`` ≤ 1000 from ``start``) in
+    ``sort`` order, and counts of the ``facet_fields`` values over all matches (at most
+    ``facet_limit`` each, largest first). :class:`QueryError` for an unknown field or sort."""
     fq = {k: list(v) for k, v in (fq or {}).items() if v}
     order = parse_sort(sort)
     unknown = [f for f in facet_fields if f not in FACETS]
@@ -465,21 +467,22 @@ def query(
     rows = max(0, min(int(rows), MAX_ROWS))
     start = max(0, int(start))
     key = (q.strip(), tuple(sorted((k, tuple(v)) for k, v in fq.items())), tuple(order), rows, start,
-           tuple(facet_fields), facet_limit, tuple(states))
+           tuple(facet_fields), facet_limit, tuple(states), tuple(sorted(match_any)))
     settings = session.info.get("settings")
     generation = stamp(settings)
     if use_cache:
         cached = CACHE.get(key, generation)
         if cached is not None:
             return cached
-    result = _run(session, q, fq, order, rows, start, facet_fields, facet_limit, states, generation)
+    result = _run(session, q, fq, order, rows, start, facet_fields, facet_limit, states, generation, match_any)
     if use_cache:
         CACHE.put(key, generation, result)
     return result
 
 
 def _run(session: Session, q: str, fq: dict[str, list[str]], order: list[tuple[str, bool]], rows: int,
-         start: int, facet_fields: Sequence[str], facet_limit: int, states: Sequence[str], generation: Any) -> Result:
+         start: int, facet_fields: Sequence[str], facet_limit: int, states: Sequence[str], generation: Any,
+         match_any: Sequence[str]) -> Result:
     for name in fq:
         if name not in FACETS:
             raise QueryError(f"undefined field {name}")
@@ -490,8 +493,15 @@ def _run(session: Session, q: str, fq: dict[str, list[str]], order: list[tuple[s
     state_codes = [snap.codes["state"].code[s] for s in states if s in snap.codes["state"].code]
     mask = np.isin(snap.columns["state"], np.asarray(state_codes, dtype=np.int32))
     for name, values in fq.items():
-        for value in values:
-            mask &= snap.mask(name, value.upper() if name == "res_format" else value)
+        coded = [value.upper() if name == "res_format" else value for value in values]
+        if name in match_any and len(coded) > 1:
+            either = np.zeros(len(snap.ids), dtype=bool)
+            for value in coded:
+                either |= snap.mask(name, value)
+            mask &= either
+        else:
+            for value in coded:
+                mask &= snap.mask(name, value)
     if word_terms:
         hits = np.zeros(len(snap.ids), dtype=bool)
         positions = [snap.pos[i] for i in _word_ids(session, word_terms) if i in snap.pos]
