@@ -372,6 +372,7 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /cityops/hotline": (perm("cityops.intake"), None),
     "POST /cityops/hotline": (perm("cityops.intake"), form(lambda ids, t: {"description": "路边垃圾"})),
     "GET /cityops/hotline/suggest": (perm("cityops.intake"), None),
+    "POST /cityops/hotline/answer": (perm("cityops.intake"), form(lambda ids, t: {"q": "walk", "service": "item:NOPE"})),
     "POST /cityops/hotline/caller": (perm("cityops.intake"), form(lambda ids, t: {"caller_phone": "13800000000"})),
     "POST /api/v1/cityops/events/{event_id}/triage": (perm("cityops.dispatch"), j(lambda ids, t: {})),
     "POST /api/v1/cityops/events/{event_id}/dispatch": (perm("cityops.dispatch"), j(lambda ids, t: {

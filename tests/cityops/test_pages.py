@@ -251,6 +251,34 @@ class TestHotline:
                                params={"description": "井盖缺了", "category": "SSGL.JG"}).text
         assert f'data-event="{ev.id}"' in suggested
 
+    def test_a_question_answered_from_the_catalogue_is_recorded_as_a_consultation(self, client, as_actor, session,
+                                                                                     operator):
+        from tests.catalog.conftest import item_data
+        from yiwang.catalog import service as catalog_service
+        from yiwang.cityops.models import Consultation
+
+        catalog_service.create_item(session, SYSTEM, "31-TEST-001", item_data(
+            name="餐饮服务食品经营许可", department="310101-LHSR", keywords=["开餐馆", "食品经营"]))
+        session.commit()
+        as_actor(operator)
+        page = client.get("/cityops/hotline", headers=HTML, params={"q": "食品经营许可"}).text
+        assert 'value="item:31-TEST-001"' in page
+
+        sent = client.post("/cityops/hotline/answer", headers=HTML, follow_redirects=False, data={
+            "q": "开饭店要办什么证", "caller_phone": "13812345678", "service": "item:31-TEST-001"})
+
+        assert sent.status_code == 303 and "done=answered" in sent.headers["location"]
+        shown = client.get(sent.headers["location"], headers=HTML).text
+        assert "答复已记为 12345 咨询工单" in shown and "开饭店要办什么证 → 餐饮服务食品经营许可" in shown
+        session.rollback()
+        row = session.query(Consultation).one()
+        assert row.caller_phone_enc and "13812345678" not in row.caller_phone_enc and row.caller_phone_index
+        assert count(session, Event) == 0
+        assert count(session, AuditEntry, AuditEntry.action == "cityops.consultation") == 1
+        bad = client.post("/cityops/hotline/answer", headers=HTML, data={"q": "", "service": "item:31-TEST-001"})
+        assert bad.status_code == 422 and "请填写来电人的问题" in bad.text
+        assert session.query(Consultation).count() == 1
+
     def test_a_malformed_phone_re_shows_the_form_in_chinese_and_opens_nothing(self, client, as_actor, session,
                                                                              operator):
         as_actor(operator)

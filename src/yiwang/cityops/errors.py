@@ -192,3 +192,8 @@ class RuleNotFound(NotFoundError):
 class RuleTargetOutside(ValidationFailed):
     code = "routing_rule_target_outside"
     message = "{department} works outside {area}: choose a department or team of that area or one above it."
+
+
+class QuestionInvalid(ValidationFailed):
+    code = "consultation_invalid"
+    message = "Write down the caller's question (at most {limit} characters) and choose the service you answered with."

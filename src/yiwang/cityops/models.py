@@ -230,3 +230,24 @@ class ClassifierModel(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_cityops_classifiers_created", "created_at"),)
+
+
+class Consultation(IdMixin, Base):
+    """12345 咨询 — a call answered from the service catalogue rather than opened as an event: kept so
+    that the hotline's work (and a caller's earlier questions) is on record. The caller's phone is
+    encrypted as a report's is (AAD ``cityops.consultations.phone:<id>``) with the same blind index."""
+
+    __tablename__ = "cityops_consultations"
+
+    operator_user_id: Mapped[str | None] = mapped_column(String(26))
+    caller_phone_enc: Mapped[str | None] = mapped_column(Text)
+    caller_phone_index: Mapped[str | None] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(Text)
+    service_kind: Mapped[str] = mapped_column(String(10))
+    """``item`` (政务服务事项) or ``bundle`` (一件事)."""
+    service_code: Mapped[str] = mapped_column(String(40))
+    service_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_cityops_consultations_caller", "caller_phone_index", "created_at"),
+                      Index("ix_cityops_consultations_operator", "operator_user_id", "created_at"))

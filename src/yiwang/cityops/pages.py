@@ -89,6 +89,7 @@ DONE_MESSAGES = {
     "accepted": "You accepted the event.", "returned": "The event is returned to dispatch.",
     "action": "The action is recorded.", "handled": "The event is handled and waits for the check.",
     "checked": "The check is recorded.", "opened": "The call is entered as an event.",
+    "answered": "The answer is recorded as a 12345 consultation.",
 }
 
 
@@ -630,7 +631,8 @@ def _hotline(request: Request, session: Session, actor: Actor, status_code: int 
     q = (extra.pop("q", "") or "").strip()[:100]
     ctx = {"categories": _categories(session), "places": _places(session), "urgencies": URGENCY_LABELS,
            "values": {}, "error": None, "field_errors": {}, "done": None, "number": None, "q": q,
-           "hits": catalog_service.search(session, q, limit=10) if q else []}
+           "hits": catalog_service.search(session, q, limit=10) if q else [],
+           "answered": service.my_consultations(session, actor, limit=10)}
     ctx.update(extra)
     return render(request, "cityops/hotline.html", ctx, status_code=status_code)
 
@@ -674,6 +676,28 @@ async def hotline_submit(request: Request, session: DbSession, actor: SignedInAc
     """Open an event from the call (the caller's phone is kept encrypted)."""
     fields, _, _ = await _read_form(request)
     return await run_in_threadpool(_hotline_post, request, session, actor, fields)
+
+
+def _answer_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:
+    _require_perm(actor, "cityops.intake")
+    question = (fields.get("q") or "").strip()
+    kind, _, code = (fields.get("service") or "").partition(":")
+    try:
+        service.record_consultation(session, actor, caller_phone=(fields.get("caller_phone") or "")[:20] or None,
+                                    question=question, service_kind=kind, service_code=code[:40])
+    except AppError as exc:
+        if _refusal(exc):
+            raise
+        session.rollback()
+        return _hotline(request, session, actor, status_code=exc.status, q=question[:100], error=exc.render())
+    return RedirectResponse(f"/cityops/hotline?{urlencode({'done': 'answered'})}", status_code=303)
+
+
+@router.post("/cityops/hotline/answer", response_class=HTMLResponse)
+async def hotline_answer(request: Request, session: DbSession, actor: SignedInActor) -> Response:
+    """12345 咨询: record that the call was answered with a service from the catalogue."""
+    fields, _, _ = await _read_form(request)
+    return await run_in_threadpool(_answer_post, request, session, actor, fields)
 
 
 @router.get("/cityops/hotline/suggest", response_class=HTMLResponse)

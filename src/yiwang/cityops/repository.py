@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from yiwang.cityops.models import (
     Category,
     ClassifierModel,
+    Consultation,
     Escalation,
     Event,
     Incident,
@@ -313,3 +314,15 @@ def status_counts(session: Session) -> dict[str, int]:
     """How many events are in each status (the demo loader's summary: a whole-table count, never on
     a request's path)."""
     return {s: n for s, n in session.execute(select(Event.status, func.count()).group_by(Event.status))}
+
+
+def consultations_of_operator(session: Session, user_id: str, limit: int) -> list[Consultation]:
+    """An operator's latest answered questions (``ix_cityops_consultations_operator``)."""
+    return list(session.scalars(select(Consultation).where(Consultation.operator_user_id == user_id)
+                                .order_by(Consultation.created_at.desc()).limit(limit)))
+
+
+def consultations_of_caller(session: Session, phone_index: str, limit: int) -> list[Consultation]:
+    """A caller's earlier questions, newest first (``ix_cityops_consultations_caller``)."""
+    return list(session.scalars(select(Consultation).where(Consultation.caller_phone_index == phone_index)
+                                .order_by(Consultation.created_at.desc()).limit(limit)))

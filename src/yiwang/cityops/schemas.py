@@ -294,6 +294,19 @@ class MyReport(BaseModel):
     reported_at: datetime
 
 
+class ConsultationRead(BaseModel):
+    """A 12345 call answered from the service catalogue (the phone is never shown back)."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: str
+    question: str
+    service_kind: str
+    service_code: str
+    service_name: str
+    created_at: datetime
+
+
 class CallerEvent(BaseModel):
     """An event a hotline caller reported before (found by the encrypted phone's blind index)."""
 

@@ -36,10 +36,12 @@ from sqlalchemy.orm import Session
 
 from yiwang.areas import service as areas_service
 from yiwang.audit import service as audit_service
+from yiwang.catalog import service as catalog_service
 from yiwang.cityops import errors, repository, triage
 from yiwang.cityops.models import (
     Category,
     ClassifierModel,
+    Consultation,
     Escalation,
     Event,
     Incident,
@@ -57,6 +59,7 @@ from yiwang.cityops.schemas import (
     CategoryCreate,
     CategoryRead,
     CheckBody,
+    ConsultationRead,
     DispatchBody,
     EventPage,
     EventRead,
@@ -1278,6 +1281,54 @@ def caller_history(session: Session, actor: Actor, phone: str, limit: int = CALL
                          purpose="12345诉求受理", detail={"found": len(rows)})
     return [CallerEvent(event_id=e.id, number=e.number, description=e.description, category_code=e.category_code,
                         status=e.status, reported_at=r.created_at) for r, e in rows]
+
+
+QUESTION_LIMIT = 500
+CONSULTATION_LIMIT = 20
+
+
+def record_consultation(session: Session, actor: Actor, *, caller_phone: str | None, question: str,
+                        service_kind: str, service_code: str) -> ConsultationRead:
+    """12345 咨询: the operator (``cityops.intake``) answered the caller from the service catalogue;
+    the question, the service read out and the caller's phone (encrypted, with its blind index so
+    the next call finds it) are kept, and the act is audited."""
+    _require_some(actor, "cityops.intake")
+    text = (question or "").strip()
+    if not text or len(text) > QUESTION_LIMIT:
+        raise errors.QuestionInvalid(limit=QUESTION_LIMIT)
+    if service_kind == "bundle":
+        name = catalog_service.get_bundle(session, service_code).name
+    elif service_kind == "item":
+        name = catalog_service.get_item(session, service_code).name
+    else:
+        raise errors.QuestionInvalid(limit=QUESTION_LIMIT)
+    row = Consultation(id=new_id(), operator_user_id=actor.user_id, question=text, service_kind=service_kind,
+                       service_code=service_code, service_name=name[:200], created_at=_now())
+    digits = re.sub(r"[\s-]", "", caller_phone or "")
+    if digits:
+        row.caller_phone_index = _phone_index(session, digits)
+        row.caller_phone_enc = FieldCipher.for_session(session).encrypt(
+            digits, f"cityops.consultations.phone:{row.id}")
+    session.add(row)
+    session.flush()
+    audit_service.record(session, actor, "cityops.consultation", target_type="consultation", target_id=row.id,
+                         detail={"service": service_code, "caller": bool(digits)})
+    return ConsultationRead.model_validate(row)
+
+
+def my_consultations(session: Session, actor: Actor, limit: int = CONSULTATION_LIMIT) -> list[ConsultationRead]:
+    """The operator's latest answered questions."""
+    _require_some(actor, "cityops.intake")
+    rows = repository.consultations_of_operator(session, actor.user_id or "", max(1, min(limit, 100)))
+    return [ConsultationRead.model_validate(r) for r in rows]
+
+
+def caller_consultations(session: Session, actor: Actor, phone: str,
+                         limit: int = CALLER_LIMIT) -> list[ConsultationRead]:
+    """A caller's earlier questions (with :func:`caller_history`, whose look-up is the audited one)."""
+    _require_some(actor, "cityops.intake")
+    rows = repository.consultations_of_caller(session, _phone_index(session, phone), max(1, min(limit, CALLER_LIMIT)))
+    return [ConsultationRead.model_validate(r) for r in rows]
 
 
 def suggest_duplicates(session: Session, actor: Actor, *, description: str, category_code: str | None,
