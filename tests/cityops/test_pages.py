@@ -275,6 +275,8 @@ class TestHotline:
         assert row.caller_phone_enc and "13812345678" not in row.caller_phone_enc and row.caller_phone_index
         assert count(session, Event) == 0
         assert count(session, AuditEntry, AuditEntry.action == "cityops.consultation") == 1
+        found = client.post("/cityops/hotline/caller", headers=HTML, data={"caller_phone": "13812345678"}).text
+        assert 'data-caller-questions="1"' in found and "餐饮服务食品经营许可" in found
         bad = client.post("/cityops/hotline/answer", headers=HTML, data={"q": "", "service": "item:31-TEST-001"})
         assert bad.status_code == 422 and "请填写来电人的问题" in bad.text
         assert session.query(Consultation).count() == 1

@@ -716,10 +716,12 @@ def _caller(request: Request, session: Session, actor: Actor, phone: str) -> Res
     _require_perm(actor, "cityops.intake")
     try:
         rows = service.caller_history(session, actor, phone)
+        asked = service.caller_consultations(session, actor, phone)
         error = None
     except errors.PhoneInvalid as exc:
-        rows, error = [], exc.render()
-    return render(request, "cityops/_caller.html", {"rows": rows, "error": error, "labels": STATUS_LABELS,
+        rows, asked, error = [], [], exc.render()
+    return render(request, "cityops/_caller.html", {"rows": rows, "asked": asked, "error": error,
+                                                    "labels": STATUS_LABELS,
                                                     "tones": STATUS_TONES, "names": _category_names(session)},
                   status_code=422 if error else 200)
 
