@@ -21,13 +21,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from yiwang.applications import errors, service
 from yiwang.applications.schemas import ApplicationRead, BranchRead
@@ -37,7 +36,15 @@ from yiwang.catalog.schemas import FieldError, ItemVersionRead
 from yiwang.certificates import service as certificates_service
 from yiwang.core.actor import Actor
 from yiwang.core.errors import AppError, AuthenticationRequired, PermissionDenied
-from yiwang.core.web import CurrentActor, DbSession, SignedInActor, render
+from yiwang.core.web import (
+    CurrentActor,
+    DbSession,
+    SignedInActor,
+    login_redirect,
+    read_form,
+    render,
+    require_somewhere,
+)
 from yiwang.files import service as files_service
 
 router = APIRouter(tags=["applications"], include_in_schema=False)
@@ -88,9 +95,6 @@ DONE_MESSAGES = {
 
 
 # -- small helpers ----------------------------------------------------------------------------------
-def _login(request: Request) -> RedirectResponse:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
 
 
 def _require_applicant(actor: Actor) -> None:
@@ -100,11 +104,6 @@ def _require_applicant(actor: Actor) -> None:
         raise PermissionDenied(permission="application.apply")
 
 
-def _require_perm(actor: Actor, permission: str) -> None:
-    if not actor.is_authenticated:
-        raise AuthenticationRequired()
-    if not actor.scopes(permission):
-        raise PermissionDenied(permission=permission)
 
 
 def _refusal(exc: AppError) -> bool:
@@ -184,16 +183,8 @@ async def _read_form(request: Request) -> tuple[dict[str, str], Uploads]:
     """The posted fields (first value of each) and the chosen material files (code → name, bytes),
     read at most one byte over the upload limit (the files domain refuses what is larger)."""
     limit = (request.app.state.settings.max_upload_bytes or files_service.DEFAULT_MAX_BYTES) + 1
-    fields: dict[str, str] = {}
-    files: Uploads = {}
-    async with request.form() as form:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key.startswith(MATERIAL_FIELD) and value.filename:
-                    files[key.removeprefix(MATERIAL_FIELD)] = (value.filename, await value.read(limit))
-            elif key not in fields:
-                fields[key] = value
-    return fields, files
+    fields, _many, files = await read_form(request, keep_file=lambda key: key.startswith(MATERIAL_FIELD), limit=limit)
+    return fields, {key.removeprefix(MATERIAL_FIELD): (name, data) for key, name, data in files}
 
 
 def _kept_files(session: Session, actor: Actor, fields: dict[str, str], codes: list[str]) -> dict[str, str]:
@@ -275,7 +266,7 @@ def apply_form(kind: str, code: str, request: Request, session: DbSession, actor
                draft: str | None = None) -> Response:
     """The application form of an item or bundle, with its materials (a citizen or enterprise agent)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_applicant(actor)
     rows = _apply_rows(session, actor, kind, code)
     subject = _subject(session, kind, code)
@@ -366,7 +357,7 @@ async def apply_submit(kind: str, code: str, request: Request, session: DbSessio
 def my_applications(request: Request, session: DbSession, actor: CurrentActor, cursor: str | None = None) -> Response:
     """The signed-in applicant's applications, newest first, with their status."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_applicant(actor)
     try:
         page = service.mine(session, actor, cursor=cursor)
@@ -450,7 +441,7 @@ def my_application(application_id: str, request: Request, session: DbSession, ac
                    done: str | None = None) -> Response:
     """One of the applicant's applications: progress per branch, corrections, certificates, timeline."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_applicant(actor)
     return _my_detail(request, session, actor, application_id, done=_done(done))
 
@@ -551,7 +542,7 @@ def workbench(request: Request, session: DbSession, actor: CurrentActor, done: s
               number: str | None = None) -> Response:
     """The intake queue: submitted applications waiting to be accepted where the clerk works."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     rows = service.intake_queue(session, actor)
     areas = {code: a.name for code in {r.area_code for r in rows} if (a := areas_service.find_area(session, code))}
     return render(request, "applications/workbench.html", {
@@ -560,7 +551,7 @@ def workbench(request: Request, session: DbSession, actor: CurrentActor, done: s
 
 def _intake_page(request: Request, session: Session, actor: Actor, application_id: str, status_code: int = 200,
                  **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "application.intake")
+    require_somewhere(actor, "application.intake")
     app = service.get(session, actor, application_id)
     ctx = _detail_ctx(session, actor, app, **extra)
     ctx.update(refuse_error=extra.get("refuse_error"), reason=extra.get("reason", ""))
@@ -572,13 +563,13 @@ def intake_application(application_id: str, request: Request, session: DbSession
                        done: str | None = None) -> Response:
     """A submitted application for the clerk (an audited read): accept it, or refuse it with the reason."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _intake_page(request, session, actor, application_id, done=_done(done))
 
 
 def _intake_action(request: Request, session: Session, actor: Actor, application_id: str, action: str,
                    reason: str) -> Response:
-    _require_perm(actor, "application.intake")
+    require_somewhere(actor, "application.intake")
     try:
         if action == "accept":
             app = service.accept(session, actor, application_id)
@@ -647,8 +638,8 @@ def hall_form(request: Request, session: DbSession, actor: CurrentActor, q: str 
               code: str = "") -> Response:
     """全市通办: find a service, then the form to file it for an applicant at the counter."""
     if not actor.is_authenticated:
-        return _login(request)
-    _require_perm(actor, "application.intake")
+        return login_redirect(request)
+    require_somewhere(actor, "application.intake")
     subject = _subject(session, kind, code) if kind and code else None
     return _render_hall(request, session, subject, q=q.strip()[:100])
 
@@ -660,7 +651,7 @@ _APPLICANT_FIELD = {
 
 
 def _hall_post(request: Request, session: Session, actor: Actor, fields: dict[str, str], files: Uploads) -> Response:
-    _require_perm(actor, "application.intake")
+    require_somewhere(actor, "application.intake")
     subject = _subject(session, fields.get("kind", ""), fields.get("code", ""))
     rows = _catalogue_materials(session, subject)
     codes = [r.code for r in rows]
@@ -711,8 +702,8 @@ def task_inbox(request: Request, session: DbSession, actor: CurrentActor, status
                after: str | None = None) -> Response:
     """Branches waiting for the approver's departments, earliest due date first, with deadline flags."""
     if not actor.is_authenticated:
-        return _login(request)
-    _require_perm(actor, "application.decide")
+        return login_redirect(request)
+    require_somewhere(actor, "application.decide")
     status = status if status in ("in_review", "correction", "all") else "in_review"
     rows = service.inbox(session, actor, status=status, limit=INBOX_PAGE, after=after)
     nxt = None
@@ -733,7 +724,7 @@ def _branch(app: ApplicationRead, branch_id: str) -> BranchRead:
 
 def _task_page(request: Request, session: Session, actor: Actor, application_id: str, branch_id: str,
                status_code: int = 200, **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "application.decide")
+    require_somewhere(actor, "application.decide")
     app = service.get(session, actor, application_id)
     branch = _branch(app, branch_id)
     diagram = None
@@ -753,13 +744,13 @@ def task_page(application_id: str, branch_id: str, request: Request, session: Db
               done: str | None = None) -> Response:
     """A branch to decide: the application (an audited read), its materials, its process diagram."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _task_page(request, session, actor, application_id, branch_id, done=_done(done))
 
 
 def _decide(request: Request, session: Session, actor: Actor, application_id: str, branch_id: str,
             fields: dict[str, str]) -> Response:
-    _require_perm(actor, "application.decide")
+    require_somewhere(actor, "application.decide")
     decision, comment = fields.get("decision", ""), fields.get("comment", "")
     try:
         service.decide(session, actor, application_id, branch_id, decision, comment, fields.get("task_id") or None)

@@ -21,13 +21,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from yiwang.areas import service as areas_service
 from yiwang.catalog import service as catalog_service
@@ -48,7 +47,15 @@ from yiwang.cityops.schemas import (
 from yiwang.core.actor import Actor
 from yiwang.core.db import utcnow
 from yiwang.core.errors import AppError, AuthenticationRequired, PermissionDenied
-from yiwang.core.web import CurrentActor, DbSession, SignedInActor, render
+from yiwang.core.web import (
+    CurrentActor,
+    DbSession,
+    SignedInActor,
+    login_redirect,
+    read_form,
+    render,
+    require_somewhere,
+)
 from yiwang.files import errors as files_errors
 from yiwang.files import service as files_service
 
@@ -94,16 +101,8 @@ DONE_MESSAGES = {
 
 
 # -- small helpers ----------------------------------------------------------------------------------
-def _login(request: Request) -> RedirectResponse:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
 
 
-def _require_perm(actor: Actor, permission: str) -> None:
-    if not actor.is_authenticated:
-        raise AuthenticationRequired()
-    if not actor.scopes(permission):
-        raise PermissionDenied(permission=permission)
 
 
 def _require_citizen(actor: Actor) -> None:
@@ -134,20 +133,11 @@ Uploads = list[tuple[str, bytes]]
 
 async def _read_form(request: Request) -> tuple[dict[str, str], dict[str, list[str]], Uploads]:
     """Posted fields (first value), every value of repeated fields, and the chosen photos (name,
-    bytes), each read at most one byte over the upload limit (the files domain refuses larger)."""
+    bytes; one more than the service takes, so it can refuse too many), each read at most one byte
+    over the upload limit (the files domain refuses larger)."""
     limit = (request.app.state.settings.max_upload_bytes or files_service.DEFAULT_MAX_BYTES) + 1
-    fields: dict[str, str] = {}
-    many: dict[str, list[str]] = {}
-    files: Uploads = []
-    async with request.form() as form:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key == PHOTO_FIELD and value.filename and len(files) <= service.MAX_PHOTOS:
-                    files.append((value.filename, await value.read(limit)))
-            else:
-                fields.setdefault(key, value)
-                many.setdefault(key, []).append(value)
-    return fields, many, files
+    fields, many, files = await read_form(request, keep_file=lambda key: key == PHOTO_FIELD, limit=limit)
+    return fields, many, [(name, data) for _key, name, data in files][: service.MAX_PHOTOS + 1]
 
 
 def _store_photos(session: Session, actor: Actor, files: Uploads, kept: list[str]) -> tuple[list[str], str | None]:
@@ -302,7 +292,7 @@ def _report_ctx(session: Session, *, values: dict[str, str] | None = None, photo
 def report_form(request: Request, session: DbSession, actor: CurrentActor, map: str | None = None) -> Response:
     """随手拍: the citizen's report form (mobile first), with the SVG map of ``map``'s sub-areas."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_citizen(actor)
     return render(request, "cityops/report.html", _report_ctx(session, map_area=map))
 
@@ -362,7 +352,7 @@ async def report_submit(request: Request, session: DbSession, actor: SignedInAct
 def my_reports(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """The citizen's own reports, newest first, with each event's progress."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_citizen(actor)
     return render(request, "cityops/mine.html", {
         "rows": service.my_reports(session, actor), "labels": STATUS_LABELS, "tones": STATUS_TONES,
@@ -388,7 +378,7 @@ def my_report(event_id: str, request: Request, session: DbSession, actor: Curren
               done: str | None = None) -> Response:
     """One of the citizen's reports: its progress and timeline; rating and reopening once closed."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     _require_citizen(actor)
     return _my_detail(request, session, actor, event_id, done=_done(done))
 
@@ -452,7 +442,7 @@ def _targets(session: Session, actor: Actor, permission: str = "cityops.dispatch
 
 def _event_page(request: Request, session: Session, actor: Actor, event_id: str, status_code: int = 200,
                 **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.read")
+    require_somewhere(actor, "cityops.read")
     ev = service.get_event(session, actor, event_id)
     assignees = [d for d in (ev.assignee_department_id, ev.assignee_team_id) if d]
     may_handle = any(actor.can("cityops.handle", area_code=ev.area_code, department_id=d) for d in assignees) and \
@@ -472,7 +462,7 @@ def event_page(event_id: str, request: Request, session: DbSession, actor: Curre
                done: str | None = None) -> Response:
     """An event with its reports and timeline (an audited staff read) and the actions the reader may take."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _event_page(request, session, actor, event_id, done=_done(done))
 
 
@@ -484,7 +474,7 @@ def _target(value: str, targets: list[dict[str, str]] | None = None) -> tuple[st
 
 def _event_action(request: Request, session: Session, actor: Actor, event_id: str, action: str,
                   fields: dict[str, str], many: dict[str, list[str]], files: Uploads) -> Response:
-    _require_perm(actor, "cityops.read")
+    require_somewhere(actor, "cityops.read")
     photo_ids: list[str] = []
     try:
         if action == "triage":
@@ -544,7 +534,7 @@ async def event_action(event_id: str, action: str, request: Request, session: Db
                        actor: SignedInActor) -> Response:
     """One step of the loop from the event page: triage, dispatch, check (dispatchers); accept,
     return, handle (the assignee). Re-shows the page with the problem on refusal."""
-    _require_perm(actor, "cityops.read")
+    require_somewhere(actor, "cityops.read")
     if action not in ("triage", "dispatch", "check", "accept", "return", "handle"):
         raise errors.EventStatusConflict(status="—", action=action)
     fields, many, files = await _read_form(request)
@@ -554,7 +544,7 @@ async def event_action(event_id: str, action: str, request: Request, session: Db
 # -- dispatchers: the console -----------------------------------------------------------------------
 def _console(request: Request, session: Session, actor: Actor, *, status: str | None, category: str | None,
              area: str | None, cursor: str | None, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.dispatch")
+    require_somewhere(actor, "cityops.dispatch")
     status = status if status in STATUS_LABELS else None
     category = category or None
     area = (area or "").strip() or None
@@ -579,14 +569,14 @@ def console(request: Request, session: DbSession, actor: CurrentActor, status: s
             done: str | None = None) -> Response:
     """The dispatcher's queue (filters, earliest due first, overdue flagged) and the map of open events."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _console(request, session, actor, status=status, category=category, area=area, cursor=cursor,
                     done=_done(done))
 
 
 def _bulk(request: Request, session: Session, actor: Actor, fields: dict[str, str],
           many: dict[str, list[str]]) -> Response:
-    _require_perm(actor, "cityops.dispatch")
+    require_somewhere(actor, "cityops.dispatch")
     ids = [i for i in many.get("event_id", []) if i][: service.BULK_LIMIT + 1]
     dept, team = _target(fields.get("target", ""))
     filters = {"status": fields.get("status") or None, "category": fields.get("category") or None,
@@ -618,8 +608,8 @@ async def bulk_dispatch(request: Request, session: DbSession, actor: SignedInAct
 def inbox(request: Request, session: DbSession, actor: CurrentActor, done: str | None = None) -> Response:
     """The handler's events: dispatched to their team, reopened, or accepted, earliest due first."""
     if not actor.is_authenticated:
-        return _login(request)
-    _require_perm(actor, "cityops.handle")
+        return login_redirect(request)
+    require_somewhere(actor, "cityops.handle")
     return render(request, "cityops/inbox.html", {
         "rows": service.handler_inbox(session, actor), "labels": STATUS_LABELS, "tones": STATUS_TONES,
         "names": _category_names(session), "urgencies": URGENCY_LABELS, "done": _done(done)})
@@ -627,7 +617,7 @@ def inbox(request: Request, session: DbSession, actor: CurrentActor, done: str |
 
 # -- operators: 12345 -------------------------------------------------------------------------------
 def _hotline(request: Request, session: Session, actor: Actor, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.intake")
+    require_somewhere(actor, "cityops.intake")
     q = (extra.pop("q", "") or "").strip()[:100]
     ctx = {"categories": _categories(session), "places": _places(session), "urgencies": URGENCY_LABELS,
            "values": {}, "error": None, "field_errors": {}, "done": None, "number": None, "q": q,
@@ -642,12 +632,12 @@ def hotline(request: Request, session: DbSession, actor: CurrentActor, done: str
             number: str | None = None, q: str = "") -> Response:
     """12345: enter a call as an event, or answer a service question from the catalogue (``q``)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _hotline(request, session, actor, done=_done(done), number=number, q=q)
 
 
 def _hotline_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:
-    _require_perm(actor, "cityops.intake")
+    require_somewhere(actor, "cityops.intake")
     values = {k: fields.get(k, "").strip() for k in ("caller_phone", "description", "category", "area_code",
                                                      "address", "urgency")}
     category = values["category"]
@@ -679,7 +669,7 @@ async def hotline_submit(request: Request, session: DbSession, actor: SignedInAc
 
 
 def _answer_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:
-    _require_perm(actor, "cityops.intake")
+    require_somewhere(actor, "cityops.intake")
     question = (fields.get("q") or "").strip()
     kind, _, code = (fields.get("service") or "").partition(":")
     try:
@@ -704,7 +694,7 @@ async def hotline_answer(request: Request, session: DbSession, actor: SignedInAc
 def hotline_suggest(request: Request, session: DbSession, actor: SignedInActor, description: str = "",
                     category: str = "", area_code: str = "") -> Response:
     """A fragment: open events that may be the same problem as the call being typed."""
-    _require_perm(actor, "cityops.intake")
+    require_somewhere(actor, "cityops.intake")
     rows = service.suggest_duplicates(session, actor, description=description[:service.DESCRIPTION_LIMIT],
                                       category_code=category if category != UNSURE else None,
                                       area_code=area_code or None)
@@ -713,7 +703,7 @@ def hotline_suggest(request: Request, session: DbSession, actor: SignedInActor, 
 
 
 def _caller(request: Request, session: Session, actor: Actor, phone: str) -> Response:
-    _require_perm(actor, "cityops.intake")
+    require_somewhere(actor, "cityops.intake")
     try:
         rows = service.caller_history(session, actor, phone)
         asked = service.caller_consultations(session, actor, phone)
@@ -743,7 +733,7 @@ def _event_photo(session: Session, actor: Actor, event_id: str, file_id: str) ->
     if not actor.is_authenticated:
         raise AuthenticationRequired()
     if actor.kind != "citizen":
-        _require_perm(actor, "cityops.read")
+        require_somewhere(actor, "cityops.read")
     # The reader must be one the event is shown to, and the photo one of what they are shown with
     # it; a staff member's read of someone else's photo is audited as a file read.
     area = service.photo_area(session, actor, event_id, file_id)
@@ -808,7 +798,7 @@ def _rules_ctx(session: Session, actor: Actor, rules: list[RuleRead]) -> dict[st
 
 def _rules_page(request: Request, session: Session, actor: Actor, *, category: str | None, area: str | None,
                 status_code: int = 200, **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.route")
+    require_somewhere(actor, "cityops.route")
     category, area = (category or "").strip() or None, (area or "").strip() or None
     rules = service.list_rules(session, actor, category_code=category, area_code=area)
     rules = [r for r in rules if actor.can("cityops.route", area_code=r.area_prefix)]
@@ -824,13 +814,13 @@ def rules_page(request: Request, session: DbSession, actor: CurrentActor, catego
     """派单规则: the current routing rules in the dispatcher's areas (filters by category and area)
     and the form to add a rule or change one (cityops.route)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _rules_page(request, session, actor, category=category, area=area, done=_done(done))
 
 
 def _rule_page(request: Request, session: Session, actor: Actor, rule_id: str, status_code: int = 200,
                **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.route")
+    require_somewhere(actor, "cityops.route")
     rule = service.get_rule(session, actor, rule_id)
     versions = service.rule_versions(session, actor, rule)
     ctx = _rules_ctx(session, actor, versions)
@@ -845,7 +835,7 @@ def rule_page(rule_id: str, request: Request, session: DbSession, actor: Current
               done: str | None = None) -> Response:
     """One routing rule with its version history and the form to change it (a change is a new version)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _rule_page(request, session, actor, rule_id, done=_done(done))
 
 
@@ -855,7 +845,7 @@ _RULE_FIELD_OF = {"category_unknown": "category_code", "event_category_required"
 
 
 def _rule_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:
-    _require_perm(actor, "cityops.route")
+    require_somewhere(actor, "cityops.route")
     values = {k: (fields.get(k) or "").strip()[:100] for k in ("category_code", "area_prefix", "target", "user_id",
                                                               "rule_id")}
     dept, team = _target(values["target"]) if values["target"] != "retire" else ("", None)
@@ -895,7 +885,7 @@ INCIDENT_DEADLINES = ("1h", "2h", "4h", "8h", "1d")
 
 def _incidents_page(request: Request, session: Session, actor: Actor, *, confirm: str | None = None,
                     status_code: int = 200, **extra: Any) -> HTMLResponse:
-    _require_perm(actor, "cityops.read")
+    require_somewhere(actor, "cityops.read")
     incidents = service.list_incidents(session, actor)
     may_declare = bool(actor.scopes("cityops.incident"))
     ctx = {"incidents": incidents, "counts": service.incident_event_counts(session, actor, [i.id for i in incidents]),
@@ -920,7 +910,7 @@ def incidents_page(request: Request, session: DbSession, actor: CurrentActor, co
     """战时模式: active and past emergency incidents (cityops.read), the form to declare one and the
     stand-down with its confirmation (cityops.incident)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _incidents_page(request, session, actor, confirm=confirm, done=_done(done))
 
 
@@ -930,7 +920,7 @@ _INCIDENT_FIELD_OF = {"incident_invalid": "form", "event_area_unknown": "area_co
 
 def _declare(request: Request, session: Session, actor: Actor, fields: dict[str, str],
              many: dict[str, list[str]]) -> Response:
-    _require_perm(actor, "cityops.incident")
+    require_somewhere(actor, "cityops.incident")
     values = {k: (fields.get(k) or "").strip()[:100] for k in ("name", "area_code", "target", "deadline",
                                                               "priority")}
     chosen = [c for c in dict.fromkeys(many.get("categories", [])) if c][:50]
@@ -963,7 +953,7 @@ async def incident_declare(request: Request, session: DbSession, actor: SignedIn
 
 
 def _stand_down(request: Request, session: Session, actor: Actor, incident_id: str) -> Response:
-    _require_perm(actor, "cityops.incident")
+    require_somewhere(actor, "cityops.incident")
     try:
         service.stand_down(session, actor, incident_id)
     except AppError as exc:

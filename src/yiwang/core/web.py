@@ -30,19 +30,19 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiwang.core.actor import ANONYMOUS, Actor
 from yiwang.core.context import current_request_id, locale_var
-from yiwang.core.errors import AppError, AuthenticationRequired, ValidationFailed
+from yiwang.core.errors import AppError, AuthenticationRequired, PermissionDenied, ValidationFailed
 from yiwang.core.groupcommit import run_write
 from yiwang.core.i18n import DEFAULT_LOCALE, translate
 
@@ -231,6 +231,39 @@ async def require_signed_in(actor: Annotated[Actor, Depends(get_actor)]) -> Acto
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 SignedInActor = Annotated[Actor, Depends(require_signed_in)]
+
+
+def login_redirect(request: Request, path: str | None = None) -> RedirectResponse:
+    """To the sign-in page, coming back to ``path`` (default: this page, with its query) after."""
+    path = path or (request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
+
+
+def require_somewhere(actor: Actor, permission: str) -> None:
+    """Refuse (401/403) an actor who holds ``permission`` nowhere: a page's first check, before it
+    looks anything up (the service then checks the area of what is asked for)."""
+    if not actor.is_authenticated:
+        raise AuthenticationRequired()
+    if not actor.scopes(permission):
+        raise PermissionDenied(permission=permission)
+
+
+async def read_form(request: Request, *, keep_file: Callable[[str], bool],
+                    limit: int) -> tuple[dict[str, str], dict[str, list[str]], list[tuple[str, str, bytes]]]:
+    """A posted form: each field's first value, every value of repeated fields, and the files whose
+    field ``keep_file`` accepts and that have a name, as (field, file name, bytes), each read at most
+    ``limit`` bytes (the caller passes one over its own limit, so the service can refuse larger)."""
+    fields: dict[str, str] = {}
+    many: dict[str, list[str]] = {}
+    files: list[tuple[str, str, bytes]] = []
+    async with request.form() as form:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(key, value)
+                many.setdefault(key, []).append(value)
+            elif keep_file(key) and value.filename:
+                files.append((key, value.filename, await value.read(limit)))
+    return fields, many, files
 
 
 def wants_html(request: Request) -> bool:

@@ -39,7 +39,7 @@ from yiwang.core.errors import (
     ValidationFailed,
 )
 from yiwang.core.jobs import settings_for
-from yiwang.core.web import CurrentActor, DbSession, ReadDbSession, get_actor, render
+from yiwang.core.web import CurrentActor, DbSession, ReadDbSession, get_actor, login_redirect, render
 from yiwang.datacat import datastore, errors, repository, search, service
 from yiwang.datacat.models import DataResource, Distribution
 from yiwang.datacat.schemas import OPENING_NAMES, TOPICS, UPDATE_CYCLE_NAMES, ResourceRead, facet_label
@@ -88,9 +88,6 @@ DEMAND_LIMIT = 100
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _login(request: Request, path: str | None = None) -> RedirectResponse:
-    path = path or (request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
 
 
 def _open_resource(session: Session, name: str) -> DataResource:
@@ -285,7 +282,7 @@ def request_access(name: str, request: Request, session: DbSession, actor: Curre
                    organisation: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "") -> Response:
     """有条件开放: a signed-in user applies for access to a conditionally open dataset."""
     if not actor.is_authenticated:
-        return _login(request, f"/opendata/dataset/{name}")
+        return login_redirect(request, f"/opendata/dataset/{name}")
     row = _open_resource(session, name)
     organisation, purpose = organisation.strip()[:MAX_TITLE], purpose.strip()[:MAX_TEXT]
     field_errors = {}
@@ -381,7 +378,7 @@ def create_demand(request: Request, session: DbSession, actor: CurrentActor, tit
                   description: Annotated[str, Form()] = "") -> Response:
     """Ask for data that is not open yet (signed-in users); an empty title re-shows the form."""
     if not actor.is_authenticated:
-        return _login(request, "/opendata/demands")
+        return login_redirect(request, "/opendata/demands")
     title, description = title.strip(), description.strip()
     values = {"title": title, "description": description}
     if not title or len(title) > MAX_TITLE:
@@ -400,7 +397,7 @@ def create_demand(request: Request, session: DbSession, actor: CurrentActor, tit
 def my_access(request: Request, session: ReadDbSession, actor: CurrentActor) -> Response:
     """The signed-in user's access requests for conditional datasets, with the tokens of approved ones."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     mine = _my_requests(session, actor, None)
     resources = {i: session.get(DataResource, i) for i in {m.resource_id for m in mine}}
     return render(request, "datacat/portal/my.html", {

@@ -29,7 +29,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from yiwang.areas import service as areas_service
 from yiwang.core.actor import Actor
@@ -43,7 +42,15 @@ from yiwang.core.errors import (
     ValidationFailed,
 )
 from yiwang.core.i18n import DEFAULT_LOCALE, translate
-from yiwang.core.web import CurrentActor, DbSession, SignedInActor, render
+from yiwang.core.web import (
+    CurrentActor,
+    DbSession,
+    SignedInActor,
+    login_redirect,
+    read_form,
+    render,
+    require_somewhere,
+)
 from yiwang.datacat import errors, gate, repository, service
 from yiwang.datacat.models import sensitivity
 from yiwang.datacat.schemas import (
@@ -101,16 +108,8 @@ RESOURCE_KEYS = ("name", "code", "title", "department_id", "summary", "topic", "
 
 
 # -- small helpers ----------------------------------------------------------------------------------
-def _login(request: Request) -> RedirectResponse:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
 
 
-def _require_manage_somewhere(actor: Actor) -> None:
-    if not actor.is_authenticated:
-        raise AuthenticationRequired()
-    if not actor.scopes(service.MANAGE):
-        raise PermissionDenied(permission=service.MANAGE)
 
 
 def _refusal(exc: AppError) -> bool:
@@ -140,18 +139,9 @@ def _problems(exc: AppError) -> list[str]:
 async def _read_form(request: Request) -> tuple[dict[str, str], dict[str, list[str]], tuple[str, bytes] | None]:
     """Posted fields (first value), every value of repeated fields, and the uploaded table (name,
     bytes), read at most one byte over the service's limit (the service refuses larger)."""
-    fields: dict[str, str] = {}
-    many: dict[str, list[str]] = {}
-    upload: tuple[str, bytes] | None = None
-    async with request.form() as form:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key == "file" and value.filename and upload is None:
-                    upload = (value.filename, await value.read(service.MAX_DATA_BYTES + 1))
-            else:
-                fields.setdefault(key, value)
-                many.setdefault(key, []).append(value)
-    return fields, many, upload
+    fields, many, files = await read_form(request, keep_file=lambda key: key == "file",
+                                          limit=service.MAX_DATA_BYTES + 1)
+    return fields, many, (files[0][1], files[0][2]) if files else None
 
 
 def _departments(session: Session) -> list[Any]:
@@ -197,7 +187,7 @@ def catalogue(request: Request, session: DbSession, actor: CurrentActor, state: 
               department: str | None = None, before: str | None = None) -> Response:
     """The catalogue for staff: filters by state and department, newest change first, late updates flagged."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     service.require_catalogue(actor)
     state = state if state in STATE_LABELS else None
     department = (department or "").strip() or None
@@ -268,8 +258,8 @@ def _form(request: Request, session: Session, actor: Actor, *, values: dict[str,
 def new_resource(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """The form to catalogue a data resource: GB/T 21063 metadata and the graded fields."""
     if not actor.is_authenticated:
-        return _login(request)
-    _require_manage_somewhere(actor)
+        return login_redirect(request)
+    require_somewhere(actor, service.MANAGE)
     values = {"format": "table", "update_cycle": "irregular", "sharing": "unconditional", "opening": "none",
               "license_id": "cc-by-4.0", "tags": [], "fields": []}
     return _form(request, session, actor, values=values)
@@ -277,7 +267,7 @@ def new_resource(request: Request, session: DbSession, actor: CurrentActor) -> R
 
 def _save(request: Request, session: Session, actor: Actor, fields: dict[str, str], many: dict[str, list[str]],
           ref: str | None) -> Response:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     values = _resource_values(fields, many)
     resource = service.show(session, service.get(session, ref)) if ref else None
     try:
@@ -304,7 +294,7 @@ def _save(request: Request, session: Session, actor: Actor, fields: dict[str, st
 @router.post("/new", response_class=HTMLResponse)
 async def create_resource(request: Request, session: DbSession, actor: SignedInActor) -> Response:
     """Catalogue the resource (metadata version 1); re-shows the form with the problems on refusal."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     fields, many, _ = await _read_form(request)
     return await run_in_threadpool(_save, request, session, actor, fields, many, None)
 
@@ -313,8 +303,8 @@ async def create_resource(request: Request, session: DbSession, actor: SignedInA
 def edit_resource(ref: str, request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """The resource's metadata and fields to change (the provider department's data officer)."""
     if not actor.is_authenticated:
-        return _login(request)
-    _require_manage_somewhere(actor)
+        return login_redirect(request)
+    require_somewhere(actor, service.MANAGE)
     res = service.show(session, service.get(session, ref))
     if not _may_manage(session, actor, res.department_id):
         raise PermissionDenied(permission=service.MANAGE, target=f"data_resource:{res.id}")
@@ -327,7 +317,7 @@ def edit_resource(ref: str, request: Request, session: DbSession, actor: Current
 @router.post("/resources/{ref}/edit", response_class=HTMLResponse)
 async def update_resource(ref: str, request: Request, session: DbSession, actor: SignedInActor) -> Response:
     """Save a new metadata version (an open resource's tables are scanned again with the new grades)."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     fields, many, _ = await _read_form(request)
     return await run_in_threadpool(_save, request, session, actor, fields, many, ref)
 
@@ -425,7 +415,7 @@ def resource_page(ref: str, request: Request, session: DbSession, actor: Current
                   done: str | None = None) -> Response:
     """One resource: metadata with its history, tables with versions and gate reports, and the officer's actions."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _resource_page(request, session, actor, ref, done=_done(done))
 
 
@@ -450,7 +440,7 @@ def _steps_from(fields: dict[str, str], many: dict[str, list[str]]) -> list[dict
 
 def _resource_action(request: Request, session: Session, actor: Actor, ref: str, action: str,
                      fields: dict[str, str], many: dict[str, list[str]], upload: tuple[str, bytes] | None) -> Response:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     anchor = ""
     try:
         if action == "upload":
@@ -509,7 +499,7 @@ async def resource_action(ref: str, action: str, request: Request, session: DbSe
     """An officer's act on a resource: upload a table or document, save steps (re-scan), review a
     document, open, close, grant.
     A gate refusal is kept and shown with its report; other problems re-show the page."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     if action not in ("upload", "steps", "review", "open", "close", "grant"):
         raise errors.ResourceNotFound(ref=f"{ref}/{action}")
     fields, many, upload = await _read_form(request)
@@ -517,7 +507,7 @@ async def resource_action(ref: str, action: str, request: Request, session: DbSe
 
 
 def _revoke(request: Request, session: Session, actor: Actor, grant_id: str, fields: dict[str, str]) -> Response:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     service.revoke_grant(session, actor, grant_id)
     back = (fields.get("resource") or "").strip()
     if back and repository.resource(session, back) is not None:
@@ -528,7 +518,7 @@ def _revoke(request: Request, session: Session, actor: Actor, grant_id: str, fie
 @router.post("/grants/{grant_id}/revoke", response_class=HTMLResponse)
 async def revoke_grant(grant_id: str, request: Request, session: DbSession, actor: SignedInActor) -> Response:
     """Revoke a department's grant to see graded fields unmasked."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     fields, _, _ = await _read_form(request)
     return await run_in_threadpool(_revoke, request, session, actor, grant_id, fields)
 
@@ -539,7 +529,7 @@ def preview(ref: str, distribution_id: str, request: Request, session: DbSession
     """The first rows of a table's latest upload, fields above the viewer's grant masked (an
     unmasked read of sensitive fields is audited)."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     service.require_catalogue(actor)
     row = service.get(session, ref)
     service.require_read(actor, session, row)
@@ -559,7 +549,7 @@ def responsibilities(request: Request, session: DbSession, actor: CurrentActor, 
                      late: str | None = None) -> Response:
     """责任清单: which department owes which resource and by when, the late ones flagged."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     service.require_catalogue(actor)
     department = (department or "").strip() or None
     rows = service.responsibilities(session, actor, department_id=department, late_only=late == "1", limit=200)
@@ -574,7 +564,7 @@ def demands(request: Request, session: DbSession, actor: CurrentActor, status: s
             done: str | None = None) -> Response:
     """需求清单: requests for data not yet catalogued, newest first, with answer forms for officers."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _demands(request, session, actor, status=status, done=_done(done))
 
 
@@ -592,7 +582,7 @@ def _demands(request: Request, session: Session, actor: Actor, *, status: str | 
 
 
 def _answer(request: Request, session: Session, actor: Actor, demand_id: str, fields: dict[str, str]) -> Response:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     try:
         service.answer_demand(session, actor, demand_id, status=fields.get("status") or "",
                               answer=fields.get("answer") or "", resource_ref=(fields.get("resource") or "").strip() or None)
@@ -608,7 +598,7 @@ def _answer(request: Request, session: Session, actor: Actor, demand_id: str, fi
 @router.post("/demands/{demand_id}/answer", response_class=HTMLResponse)
 async def answer_demand(demand_id: str, request: Request, session: DbSession, actor: SignedInActor) -> Response:
     """Answer a demand: answered, fulfilled (naming the resource that serves it) or declined."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     fields, _, _ = await _read_form(request)
     return await run_in_threadpool(_answer, request, session, actor, demand_id, fields)
 
@@ -617,13 +607,13 @@ async def answer_demand(demand_id: str, request: Request, session: DbSession, ac
 def access_requests(request: Request, session: DbSession, actor: CurrentActor, done: str | None = None) -> Response:
     """有条件开放 requests waiting for a decision on the resources the officer manages."""
     if not actor.is_authenticated:
-        return _login(request)
+        return login_redirect(request)
     return _access_page(request, session, actor, done=_done(done))
 
 
 def _access_page(request: Request, session: Session, actor: Actor, status_code: int = 200,
                  **extra: Any) -> HTMLResponse:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     pending = repository.access_requests(session, status="pending", limit=200)
     resources = {}
     for req in pending:
@@ -637,7 +627,7 @@ def _access_page(request: Request, session: Session, actor: Actor, status_code: 
 
 
 def _decide(request: Request, session: Session, actor: Actor, request_id: str, fields: dict[str, str]) -> Response:
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     days = (fields.get("days") or "").strip()
     try:
         service.decide_access(session, actor, request_id, approve=fields.get("decision") == "approve",
@@ -657,6 +647,6 @@ def _decide(request: Request, session: Session, actor: Actor, request_id: str, f
 @router.post("/access-requests/{request_id}/decide", response_class=HTMLResponse)
 async def decide_access(request_id: str, request: Request, session: DbSession, actor: SignedInActor) -> Response:
     """Approve (for some days) or reject a 有条件开放 request."""
-    _require_manage_somewhere(actor)
+    require_somewhere(actor, service.MANAGE)
     fields, _, _ = await _read_form(request)
     return await run_in_threadpool(_decide, request, session, actor, request_id, fields)

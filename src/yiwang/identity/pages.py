@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from yiwang.core.actor import Actor
 from yiwang.core.errors import AppError, PermissionDenied
-from yiwang.core.web import CurrentActor, DbSession, render, safe_next_path
+from yiwang.core.web import CurrentActor, DbSession, login_redirect, render, safe_next_path
 from yiwang.identity import oidc, service
 from yiwang.identity import policy as pol
 from yiwang.identity.errors import CsrfFailed, LoginFailed, TotpInvalid
@@ -25,9 +25,6 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _to_login(request: Request) -> RedirectResponse:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return _redirect(f"/login?next={quote(path, safe='')}")
 
 
 F = Annotated[str, Form()]
@@ -84,7 +81,7 @@ def login_submit(request: Request, session: DbSession, username: F = "", passwor
 def totp_form(request: Request, actor: CurrentActor, next: str | None = None) -> Response:  # noqa: A002
     """The second sign-in step."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     return render(request, "identity/totp.html", {"error": None, "next": safe_next_path(next)})
 
 
@@ -95,7 +92,7 @@ def totp_submit(request: Request, session: DbSession, actor: CurrentActor, code:
     next_url = safe_next_path(next)
     token = getattr(request.state, "session_token", None)
     if not actor.is_authenticated or actor.user_id is None or token is None:
-        return _to_login(request)
+        return login_redirect(request)
     settings = request.app.state.settings
     outcome = service.verify_second_factor(session, settings, actor.user_id, code)
     if not outcome.ok:
@@ -134,7 +131,7 @@ def _security_page(request: Request, session: Session, actor: Actor, *, status_c
 def security(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """Two-factor status and set-up."""
     if not actor.is_authenticated or actor.user_id is None:
-        return _to_login(request)
+        return login_redirect(request)
     return _security_page(request, session, actor, done=request.query_params.get("done") == "1")
 
 
@@ -142,7 +139,7 @@ def security(request: Request, session: DbSession, actor: CurrentActor) -> Respo
 def security_totp_setup(request: Request, session: DbSession, actor: CurrentActor, next: F = "/") -> Response:  # noqa: A002
     """Start TOTP set-up: show the QR code and the secret."""
     if not actor.is_authenticated or actor.user_id is None:
-        return _to_login(request)
+        return login_redirect(request)
     try:
         setup = service.begin_totp_setup(session, actor, settings=request.app.state.settings)
     except PermissionDenied:
@@ -158,7 +155,7 @@ def security_totp_confirm(request: Request, session: DbSession, actor: CurrentAc
                           next: F = "/") -> Response:  # noqa: A002
     """Confirm TOTP set-up with a code; the session becomes verified."""
     if not actor.is_authenticated or actor.user_id is None:
-        return _to_login(request)
+        return login_redirect(request)
     settings = request.app.state.settings
     next_url = safe_next_path(next)
     try:
@@ -193,7 +190,7 @@ def _users_page(request: Request, session: Session, actor: Actor, *, error: str 
 def users(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """Accounts inside your user.manage scopes, and a form to create one."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     return _users_page(request, session, actor)
 
 
@@ -204,7 +201,7 @@ def users_create(
 ) -> Response:
     """Create an account (with a first grant)."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     grants = [(role, area_code.strip(), department_id.strip() or None)] if role else []
     try:
         user = service.create_user(
@@ -235,13 +232,13 @@ def _user_page(request: Request, session: Session, actor: Actor, user_id: str, *
 def user_detail(user_id: str, request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """One account: its grants, with forms to add and revoke."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     return _user_page(request, session, actor, user_id)
 
 
 def _user_action(request: Request, session: Session, actor: Actor, user_id: str, act: Any) -> Response:
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     try:
         act()
     except PermissionDenied:
@@ -289,7 +286,7 @@ def _roles_page(request: Request, session: Session, actor: Actor, *, error: str 
 def roles(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """The role × permission matrix (any staff member; editable with role.manage)."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     if actor.kind not in ("staff", "machine", "system"):
         raise PermissionDenied(permission="role.read")
     return _roles_page(request, session, actor)
@@ -301,7 +298,7 @@ def roles_save(request: Request, session: DbSession, actor: CurrentActor,
     """Save the matrix (each box is ``role:permission``); refused as a whole when one role's change
     breaks 三员 separation."""
     if not actor.is_authenticated:
-        return _to_login(request)
+        return login_redirect(request)
     actor.require("role.manage", target="policy")
     checked = set(perm or [])
     policy = service.get_policy(session)

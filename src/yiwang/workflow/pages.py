@@ -3,12 +3,10 @@ with the tasks waiting now highlighted (any staff member)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from yiwang.core.web import CurrentActor, ReadDbSession, render
+from yiwang.core.web import CurrentActor, ReadDbSession, login_redirect, render
 from yiwang.workflow import service as workflow_service
 
 router = APIRouter(tags=["workflow"], include_in_schema=False)
@@ -20,7 +18,7 @@ STATUS_LABELS = {"running": "Running", "completed": "Completed", "cancelled": "C
 def instance_diagram(instance_id: str, request: Request, session: ReadDbSession, actor: CurrentActor) -> Response:
     """Where an application stands: its process diagram with the waiting tasks marked (staff)."""
     if not actor.is_authenticated:
-        return RedirectResponse(f"/login?next={quote(request.url.path, safe='')}", status_code=303)
+        return login_redirect(request, request.url.path)
     workflow_service.require_staff(actor)
     instance = workflow_service.get_instance(session, instance_id)
     definition = workflow_service.get_definition(session, instance.definition_id)
