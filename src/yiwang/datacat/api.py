@@ -79,7 +79,7 @@ def resources(session: ReadDbSession, actor: SignedInActor, department_id: str |
     service.require_catalogue(actor)
     rows = repository.resources_page(session, department_id=department_id, state=state, before=before,
                                      limit=max(1, min(limit, 200)))
-    return [service.show(session, r) for r in rows]
+    return service.show_many(session, [r.id for r in rows])
 
 
 @router.post("/resources", response_model=ResourceRead, status_code=201)

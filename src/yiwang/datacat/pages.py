@@ -149,7 +149,7 @@ def portal(request: Request, session: ReadDbSession, actor: CurrentActor, q: str
     fq = _filters(request)
     result = search.query(session, q=q, fq=fq, sort=SORTS[sort][0], rows=PAGE_ROWS, start=(page - 1) * PAGE_ROWS,
                           facet_fields=tuple(FACETS), facet_limit=FACET_LIMIT, match_any=EITHER)
-    shown = [service.show(session, i) for i in result.ids]
+    shown = service.show_many(session, result.ids)
     dept_ids = {r.department_id for r in shown} | {v for v, _n in result.facets.get("organization", [])}
     dept_ids |= set(fq.get("organization", []))
     departments = _department_names(session, dept_ids)

@@ -118,12 +118,22 @@ def show(session: Session, ref: str | DataResource) -> ResourceRead:
     return _read(session, row)
 
 
-def _read(session: Session, row: DataResource) -> ResourceRead:
+def show_many(session: Session, ids: list[str]) -> list[ResourceRead]:
+    """:func:`show` for a page of resources in three queries (not two per resource), in ``ids`` order."""
+    return [_read(session, one.resource, one.fields, one.distributions) for one in search.load(session, ids)]
+
+
+def _read(session: Session, row: DataResource, fields: list[ResourceField] | None = None,
+          distributions: list[Distribution] | None = None) -> ResourceRead:
     data = {c: getattr(row, c) for c in ResourceRead.model_fields if hasattr(row, c) and c not in
             ("fields", "distributions", "tags")}
     data["tags"] = json.loads(row.tags or "[]")
-    data["fields"] = [FieldRead.model_validate(f) for f in repository.fields_of(session, row.id)]
-    data["distributions"] = [DistributionRead.model_validate(d) for d in repository.distributions_of(session, row.id)]
+    if fields is None:
+        fields = repository.fields_of(session, row.id)
+    if distributions is None:
+        distributions = repository.distributions_of(session, row.id)
+    data["fields"] = [FieldRead.model_validate(f) for f in fields]
+    data["distributions"] = [DistributionRead.model_validate(d) for d in distributions]
     return ResourceRead(**data)
 
 
