@@ -117,3 +117,33 @@ class TestGroupCommit:
                             .where(AuditEntry.action == "test.grouped")).one()
             assert tuple(row) == ("01JREQUEST0000000000000042", "10.0.0.7")
             assert s.scalar(select(func.count()).select_from(AuditEntry)) >= 1
+
+
+def plain_note(user: str, fail: bool = False):
+    """A plain unit: a prepared INSERT on the driver's cursor (core.rows), no ORM object."""
+    from yiwang.core import rows
+
+    def unit(session):
+        rows.run(session, [rows.insert(session.get_bind().dialect, Notification.__table__,
+                                       [{"user_id": user, "template": "t", "params": {}, "title": "t", "body": "b"}])])
+        if fail:
+            raise ValidationFailed()
+        return user
+
+    return unit
+
+
+class TestPlainUnits:
+    def test_a_failing_plain_unit_is_rolled_back_alone(self, committer, db):
+        gate = threading.Event()
+        committer.submit(lambda s: gate.wait(10))
+        good1 = committer.submit(plain_note("a"), plain=True)
+        failing = committer.submit(plain_note("bad", fail=True), plain=True)
+        orm = committer.submit(note("b"))
+        good2 = committer.submit(plain_note("c"), plain=True)
+        gate.set()
+        assert (good1.result(timeout=30), orm.result(timeout=30), good2.result(timeout=30)) == ("a", "b", "c")
+        with pytest.raises(ValidationFailed):
+            failing.result(timeout=30)
+        assert users(db) == ["a", "b", "c"]
+        assert committer.batches == 2

@@ -32,11 +32,12 @@ from yiwang.ratings.schemas import RatingRead
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 
 
-def _plan(db: Database, actor: Actor, body: ApplicationCreate, key: str | None) -> service.FilingPlan:
+def _prepare(db: Database, actor: Actor, body: ApplicationCreate, key: str | None) -> service.PreparedFiling:
     with db.transaction(write=False) as session:
-        return service.plan_filing(session, actor, subject_kind=body.subject_kind, subject_code=body.subject_code,
+        plan = service.plan_filing(session, actor, subject_kind=body.subject_kind, subject_code=body.subject_code,
                                    data=body.data, materials=body.materials, area_code=body.area_code,
                                    channel=body.channel, submit=body.submit, idempotency_key=key)
+        return service.prepare_filing(session, actor, plan)
 
 
 @router.post("", response_model=ApplicationRead, status_code=201)
@@ -44,12 +45,13 @@ async def create(body: ApplicationCreate, request: Request, response: Response, 
                  idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
     """File an application (a draft, or submitted with ``submit``); a retry with the same
     Idempotency-Key returns the first application with 200."""
-    # Checks and look-ups in a short read-only unit of work whose connection is back in the pool
-    # before the write is queued (a request waiting for the group commit must not hold one: the
-    # writer needs a connection too); then only the writes, in the worker's group commit.
+    # Checks, look-ups and the rows to write are made in a short read-only unit of work whose
+    # connection is back in the pool before the write is queued (a request waiting for the group
+    # commit must not hold one: the writer needs a connection too); then only the prepared rows
+    # are written, as a plain unit of the worker's group commit (core.rows).
     db = request.app.state.db
-    plan = await run_in_threadpool(_plan, db, actor, body, idempotency_key)
-    app, created = await run_write(db, lambda s: service.file(s, actor, plan))
+    prepared = _prepare(db, actor, body, idempotency_key) if db.is_sqlite else await run_in_threadpool(_prepare, db, actor, body, idempotency_key)
+    app, created = await run_write(db, lambda s: service.apply_filing(s, prepared), plain=True)
     if not created:
         response.status_code = 200
     return app

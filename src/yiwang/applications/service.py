@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yiwang.applications import errors, repository
@@ -49,6 +48,7 @@ from yiwang.audit import service as audit_service
 from yiwang.catalog import service as catalog_service
 from yiwang.catalog.schemas import ItemVersionRead
 from yiwang.certificates import service as certificates_service
+from yiwang.core import rows
 from yiwang.core.actor import SYSTEM, Actor
 from yiwang.core.db import new_id, utcnow
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied
@@ -96,19 +96,26 @@ def _reason(text: str | None) -> str:
     return value
 
 
-def _event(session: Session, actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
-           note: str | None = None, detail: dict[str, Any] | None = None, add: bool = True) -> Event:
-    """One timeline event and its audit entry, in the caller's transaction (``add=False``: the
-    caller inserts the event row itself)."""
+def _event_rows(actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
+                note: str | None = None, detail: dict[str, Any] | None = None
+                ) -> tuple[Event, audit_service.PreparedEntry]:
+    """One timeline event and its audit entry, made but not written."""
     row = Event(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
                 actor=actor.label, note=note, at=utcnow())
-    if add:
-        session.add(row)
     facts = {"number": app.number, "status": app.status, **(detail or {})}
     if branch is not None:
         facts.update(branch_id=branch.id, item_code=branch.item_code, branch_status=branch.status)
-    audit_service.record(session, actor, f"application.{kind}", target_type="application", target_id=app.id,
-                         area_code=branch.area_code if branch else app.area_code, detail=facts)
+    entry = audit_service.prepare(actor, f"application.{kind}", target_type="application", target_id=app.id,
+                                  area_code=branch.area_code if branch else app.area_code, detail=facts)
+    return row, entry
+
+
+def _event(session: Session, actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
+           note: str | None = None, detail: dict[str, Any] | None = None) -> Event:
+    """One timeline event and its audit entry, in the caller's transaction."""
+    row, entry = _event_rows(actor, app, kind, branch=branch, note=note, detail=detail)
+    session.add(row)
+    audit_service.append(session, [entry])
     return row
 
 
@@ -566,39 +573,63 @@ def plan_filing(session: Session, actor: Actor, *, subject_kind: str, subject_co
     return FilingPlan(applicant, subject, clean, area, channel, submit, key, planned)
 
 
-def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationRead, bool]:
-    """Write a checked filing (see :func:`create`): the application, its branches and materials, one
-    timeline event and audit entry, and the applicant's notice."""
+@dataclass(frozen=True, slots=True)
+class PreparedFiling:
+    """A filing's rows, ready for the driver (``core.rows``): made by :func:`prepare_filing` before
+    the write, written by :func:`apply_filing` inside it."""
+
+    user_id: str
+    key: str | None
+    application: rows.Step
+    """Its INSERT skips a row whose (filer, idempotency key) is on file: 0 rows written = a retry."""
+    rest: list[rows.Step]
+    audit: list[audit_service.PreparedEntry]
+    answer: ApplicationRead
+
+
+def prepare_filing(session: Session, actor: Actor, plan: FilingPlan) -> PreparedFiling:
+    """Everything a checked filing writes — the application, its branches and materials, one timeline
+    event and its audit entry, the applicant's notice — built now, reading nothing."""
     subject, channel, key = plan.subject, plan.channel, plan.key
-    # Plain INSERTs of rows built here (repository.insert_new): nothing else in this transaction
-    # changes them, so the unit of work's tracking would be pure cost on the busiest write.
-    try:
-        # A retry with the same key meets the unique (filer, key) constraint here: the savepoint
-        # keeps the transaction usable and the first application is the answer.
-        with session.begin_nested():
-            app, branches = _new_application(session, actor, subject, plan.applicant, plan.data, channel=channel,
-                                             area_code=plan.area, owner_user_id=actor.user_id, key=key, add=False)
-            if plan.submit:
-                # Filed and submitted in one step: one transition, one timeline event, one audit entry.
-                app.status, app.submitted_at = "submitted", app.created_at
-            repository.insert_new(session, [app, *branches])
-    except IntegrityError:
-        earlier = repository.by_idempotency_key(session, actor.user_id or "", key or "")
-        if earlier is None:
-            raise
-        return _read(session, earlier), False
+    app, branches = _new_application(session, actor, subject, plan.applicant, plan.data, channel=channel,
+                                     area_code=plan.area, owner_user_id=actor.user_id, key=key, add=False)
+    if plan.submit:
+        # Filed and submitted in one step: one transition, one timeline event, one audit entry.
+        app.status, app.submitted_at = "submitted", app.created_at
     held = _write_materials(None, app.id, plan.materials, {})
     facts = {"subject": f"{subject.kind}:{subject.code}", "channel": channel}
+    kind, detail = ("submitted", {**facts, "new": True}) if plan.submit else ("created", facts)
+    event, entry = _event_rows(actor, app, kind, detail=detail)
+    dialect = session.get_bind().dialect
+    rest = [rows.insert_objects(dialect, branches), rows.insert_objects(dialect, [event])]
+    if held:
+        rest.append(rows.insert_objects(dialect, held))
     if plan.submit:
-        event = _event(session, actor, app, "submitted", detail={**facts, "new": True}, add=False)
-        notifications_service.notify(session, actor.user_id or "", "application.received",
-                                     {"reference": app.number, "application_id": app.id})
-    else:
-        event = _event(session, actor, app, "created", detail=facts, add=False)
-    repository.insert_new(session, [*held, event])
-    session.flush()
-    log.info("application filed", extra={"application_id": app.id, "status": app.status})
-    return _read_new(app, subject, branches, held, event, plan.data), True
+        rest.append(notifications_service.prepare_inbox(dialect, actor.user_id or "", "application.received",
+                                                        {"reference": app.number, "application_id": app.id}))
+    return PreparedFiling(
+        user_id=actor.user_id or "", key=key,
+        application=rows.insert_objects(dialect, [app], skip_conflict=("filed_by_user_id", "idempotency_key")),
+        rest=rest, audit=[entry], answer=_read_new(app, subject, branches, held, event, plan.data))
+
+
+def apply_filing(session: Session, prepared: PreparedFiling) -> tuple[ApplicationRead, bool]:
+    """Write a prepared filing (a ``plain`` unit of the group commit): ``(application, True)``, or
+    the first application filed with the same idempotency key and ``False``, writing nothing."""
+    if rows.run(session, [prepared.application])[0] == 0:
+        earlier = repository.by_idempotency_key(session, prepared.user_id, prepared.key or "")
+        if earlier is None:  # the only unique constraint the INSERT skips is the idempotency key's
+            raise RuntimeError("an application row was skipped without an earlier filing")
+        return _read(session, earlier), False
+    rows.run(session, prepared.rest)
+    audit_service.append(session, prepared.audit)
+    log.info("application filed", extra={"application_id": prepared.answer.id, "status": prepared.answer.status})
+    return prepared.answer, True
+
+
+def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationRead, bool]:
+    """Write a checked filing (see :func:`create`): :func:`prepare_filing` then :func:`apply_filing`."""
+    return apply_filing(session, prepare_filing(session, actor, plan))
 
 
 def _read_new(app: Application, subject: Subject, branches: list[Branch], materials: list[Material], event: Event,

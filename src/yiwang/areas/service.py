@@ -27,6 +27,7 @@ from yiwang.areas.schemas import AreaRead, DepartmentRead, ImportReport, ImportR
 from yiwang.audit import service as audit_service
 from yiwang.core.actor import Actor
 from yiwang.core.errors import AppError, PermissionDenied
+from yiwang.core.generations import Memo
 from yiwang.core.ids import new_id
 
 log = logging.getLogger("yiwang.areas")
@@ -183,18 +184,27 @@ def create_area(
     return _area_read(area)
 
 
+_MEMO = Memo("areas", frozenset({"areas", "departments"}))
+"""Areas and departments as read, per process, while none of them changes (``core.generations``):
+every filing and report looks up the same few."""
+
+
 def get_area(session: Session, code: str) -> AreaRead:
     """One area by code; ``area_not_found`` if there is none."""
-    area = repository.get_area(session, code)
+    area = find_area(session, code)
     if area is None:
         raise errors.AreaNotFound(code=code)
-    return _area_read(area)
+    return area
 
 
 def find_area(session: Session, code: str) -> AreaRead | None:
     """One area by code, or None."""
-    area = repository.get_area(session, code)
-    return _area_read(area) if area else None
+
+    def load() -> AreaRead | None:
+        area = repository.get_area(session, code)
+        return _area_read(area) if area else None
+
+    return _MEMO.get(session, ("area", code), load)
 
 
 def existing_codes(session: Session, codes: Iterable[str]) -> set[str]:
@@ -481,10 +491,15 @@ def get_department(session: Session, department_id: str) -> DepartmentRead:
 
 def get_department_by_code(session: Session, code: str) -> DepartmentRead:
     """One department by its code (e.g. ``310101-SCJG``); ``department_not_found`` if none."""
-    d = repository.department_by_code(session, code)
-    if d is None:
+
+    def load() -> DepartmentRead | None:
+        d = repository.department_by_code(session, code)
+        return _department_read(d) if d else None
+
+    found = _MEMO.get(session, ("department", code), load)
+    if found is None:
         raise errors.DepartmentNotFound(ref=code)
-    return _department_read(d)
+    return found
 
 
 def departments_by_codes(session: Session, codes: Iterable[str]) -> dict[str, DepartmentRead]:

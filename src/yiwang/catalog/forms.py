@@ -121,10 +121,28 @@ def _label(schema: dict[str, Any], path: list[str]) -> str:
     return str(node.get("title") or (path[-1] if path else "")) if isinstance(node, dict) else path[-1]
 
 
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """The validator of ``schema``, made once per schema object (a memoised item version's form is
+    the same object filing after filing)."""
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    if len(_VALIDATORS) > 1024:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
 def validate_form(schema: dict[str, Any], data: Any, locale: str | None = None) -> list[FieldError]:
     """Every problem of ``data`` against ``schema``, one per field (the first found), in field order,
     with a message in ``locale`` (the request's, Simplified Chinese by default)."""
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    validator = _validator(schema)
+    if validator.is_valid(data):
+        return []
     found: dict[str, FieldError] = {}
     for err in validator.iter_errors(data):
         path = [str(p) for p in err.absolute_path]

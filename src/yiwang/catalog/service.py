@@ -38,6 +38,7 @@ from yiwang.catalog.schemas import (
 from yiwang.core.actor import Actor
 from yiwang.core.db import utcnow
 from yiwang.core.errors import AppError, AuthenticationRequired, PermissionDenied
+from yiwang.core.generations import Memo
 from yiwang.core.ids import new_id
 
 log = logging.getLogger("yiwang.catalog")
@@ -87,20 +88,20 @@ def _bundle_read(code: str, v: BundleVersion) -> BundleVersionRead:
     )
 
 
-_CURRENT: dict[str, ItemVersionRead] = {}
-"""Version id → its read while it is the current version. A published version's content never
-changes and, while it is current, neither does its status; so the memo is keyed by the version id
-the item row names now (one indexed read), and cannot serve a retired version as current."""
+_MEMO = Memo("catalog", frozenset({"service_items", "service_item_versions", "bundles", "bundle_versions",
+                                    "catalog_versions"}))
+"""Current versions as read, per process, while the catalogue does not change (``core.generations``):
+every filing reads its item's."""
 
 
 def get_item(session: Session, code: str, version: int | None = None) -> ItemVersionRead:
     """An item's current version (or version number ``version``); ``catalog_item_not_found``."""
     if version is None:
-        # The hot path (every filing): one column read, then the memo.
-        found = repository.current_version_id(session, code)
-        cached = _CURRENT.get(found[0]) if found and found[0] else None
-        if cached is not None and cached.code == code:
-            return cached
+        return _MEMO.get(session, ("item", code), lambda: _load_item(session, code, None))
+    return _load_item(session, code, version)
+
+
+def _load_item(session: Session, code: str, version: int | None) -> ItemVersionRead:
     item = repository.get_item(session, code)
     if item is None or item.current_version_id is None:
         raise errors.ItemNotFound(code=code)
@@ -108,12 +109,7 @@ def get_item(session: Session, code: str, version: int | None = None) -> ItemVer
          else repository.item_version_by_number(session, item.id, version))
     if v is None:
         raise errors.ItemVersionNotFound(code=code, version=version)
-    read = _item_read(code, v, item.current_version_id)
-    if version is None:
-        if len(_CURRENT) > 4096:
-            _CURRENT.clear()
-        _CURRENT[read.id] = read
-    return read
+    return _item_read(code, v, item.current_version_id)
 
 
 def get_item_version(session: Session, version_id: str) -> ItemVersionRead:
@@ -165,6 +161,12 @@ def list_items(
 
 def get_bundle(session: Session, code: str, version: int | None = None) -> BundleVersionRead:
     """A bundle's current version (or version number ``version``); ``catalog_bundle_not_found``."""
+    if version is None:
+        return _MEMO.get(session, ("bundle", code), lambda: _load_bundle(session, code, None))
+    return _load_bundle(session, code, version)
+
+
+def _load_bundle(session: Session, code: str, version: int | None) -> BundleVersionRead:
     b = repository.get_bundle(session, code)
     if b is None or b.current_version_id is None:
         raise errors.BundleNotFound(code=code)

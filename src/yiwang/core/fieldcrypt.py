@@ -229,7 +229,23 @@ _CIPHERS: dict[tuple[str, str, str], FieldCipher] = {}
 _CIPHERS_LOCK = threading.Lock()
 
 
+_BY_SETTINGS: dict[int, tuple[Settings, FieldCipher]] = {}
+
+
 def _cipher_for(settings: Settings) -> FieldCipher:
+    # The same settings object asks again and again (every request's session carries one): found
+    # by identity without resolving its key directory's path each time.
+    found = _BY_SETTINGS.get(id(settings))
+    if found is not None and found[0] is settings:
+        return found[1]
+    cipher = _cipher_by_key(settings)
+    if len(_BY_SETTINGS) > 64:
+        _BY_SETTINGS.clear()
+    _BY_SETTINGS[id(settings)] = (settings, cipher)
+    return cipher
+
+
+def _cipher_by_key(settings: Settings) -> FieldCipher:
     # Settings are not hashable: cache on the key directory and the two algorithm choices.
     cache_key = (str(settings.resolved_key_dir.resolve()), settings.cipher_algorithm, settings.hash_algorithm)
     cipher = _CIPHERS.get(cache_key)

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from yiwang.core.jobs import forget_pending_since, pending_mark
+from yiwang.core.rows import cursor_of
 
 log = logging.getLogger("yiwang.db")
 
@@ -45,7 +46,7 @@ T = TypeVar("T")
 MAX_BATCH = 128
 """Units in one transaction at most: bounds the time a unit can wait behind others."""
 
-_Unit = tuple[Callable[[Session], Any], contextvars.Context, Future]
+_Unit = tuple[Callable[[Session], Any], contextvars.Context, Future, bool]
 
 
 class WriterTurn:
@@ -94,16 +95,19 @@ class GroupCommitter:
         self.batches = 0
         self.units = 0
 
-    def submit(self, fn: Callable[[Session], T]) -> Future[T]:
-        """Queue ``fn(session)``; the future resolves with its result after the commit."""
+    def submit(self, fn: Callable[[Session], T], *, plain: bool = False) -> Future[T]:
+        """Queue ``fn(session)``; the future resolves with its result after the commit. A ``plain``
+        unit writes only through ``core.rows`` (no ORM objects added or changed): its savepoint is
+        two statements on the driver's cursor instead of the session's nested transaction, which
+        costs more than the whole of such a unit."""
         future: Future[T] = Future()
-        self._queue.put((fn, contextvars.copy_context(), future))
+        self._queue.put((fn, contextvars.copy_context(), future, plain))
         self._ensure_thread()
         return future
 
-    async def run(self, fn: Callable[[Session], T]) -> T:
+    async def run(self, fn: Callable[[Session], T], *, plain: bool = False) -> T:
         """``fn(session)`` in the next group commit, awaited without holding a thread."""
-        return await asyncio.wrap_future(self.submit(fn))
+        return await asyncio.wrap_future(self.submit(fn, plain=plain))
 
     def close(self) -> None:
         """Finish what is queued and stop the thread."""
@@ -151,14 +155,17 @@ class GroupCommitter:
         done: list[tuple[Future, Any, BaseException | None]] = []
         session = self._db.session(write=True)
         try:
-            for fn, context, future in batch:
+            for fn, context, future, plain in batch:
                 if not future.set_running_or_notify_cancel():
                     continue
                 mark = pending_mark(session)
                 try:
-                    with session.begin_nested():
-                        value = context.run(fn, session)
-                        session.flush()
+                    if plain:
+                        value = _in_plain_savepoint(session, context, fn)
+                    else:
+                        with session.begin_nested():
+                            value = context.run(fn, session)
+                            session.flush()
                     done.append((future, value, None))
                 except Exception as exc:  # noqa: BLE001 - the unit's error goes back to its caller
                     forget_pending_since(session, mark)
@@ -169,7 +176,7 @@ class GroupCommitter:
             session.rollback()
             for future, _value, error in done:
                 future.set_exception(error or exc)
-            for _fn, _context, future in batch[len(done):]:
+            for _fn, _context, future, _plain in batch[len(done):]:
                 if not future.done():
                     future.set_exception(exc)
             return
@@ -182,6 +189,19 @@ class GroupCommitter:
                 future.set_exception(error)
             else:
                 future.set_result(value)
+
+
+def _in_plain_savepoint(session: Session, context: contextvars.Context, fn: Callable[[Session], T]) -> T:
+    cursor = cursor_of(session)
+    cursor.execute("SAVEPOINT yiwang_unit")
+    try:
+        value = context.run(fn, session)
+    except BaseException:
+        cursor.execute("ROLLBACK TO SAVEPOINT yiwang_unit")
+        cursor.execute("RELEASE SAVEPOINT yiwang_unit")
+        raise
+    cursor.execute("RELEASE SAVEPOINT yiwang_unit")
+    return value
 
 
 def committer_for(db: Any) -> GroupCommitter:
@@ -197,12 +217,13 @@ def _in_own_transaction(db: Any, fn: Callable[[Session], T]) -> T:
         return fn(session)
 
 
-async def run_write(db: Any, fn: Callable[[Session], T]) -> T:
+async def run_write(db: Any, fn: Callable[[Session], T], *, plain: bool = False) -> T:
     """The write half of a use case, committed before this returns: in the worker's group commit on
     SQLite (one writer at a time, one disk flush per batch), in a transaction of its own on
-    PostgreSQL (whose writers run side by side and whose WAL already groups commits)."""
+    PostgreSQL (whose writers run side by side and whose WAL already groups commits). ``plain``:
+    see :meth:`GroupCommitter.submit`."""
     if getattr(db, "is_sqlite", False):
-        return await committer_for(db).run(fn)
+        return await committer_for(db).run(fn, plain=plain)
     from starlette.concurrency import run_in_threadpool  # noqa: PLC0415 - only the web tier awaits
 
     return await run_in_threadpool(_in_own_transaction, db, fn)

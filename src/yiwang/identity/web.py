@@ -25,19 +25,13 @@ CSRF on unsafe cookie requests and sets the same request state as a load.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
-import mmap
-import os
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -50,6 +44,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 
 from yiwang.core.actor import ANONYMOUS, Actor
+from yiwang.core.generations import Generation, shared_generation
 from yiwang.core.keys import key_ring
 from yiwang.core.settings import Settings
 from yiwang.identity import service
@@ -118,52 +113,8 @@ _CHANGED = "yiwang.identity.changed"
 MAX_ENTRIES = 10_000
 
 
-class IdentityGeneration:
-    """A counter bumped after every committed change to :data:`WATCHED_TABLES`: in this process,
-    and in a memory-mapped file shared by the processes of one ``var_dir`` (when it can be made)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.local = 0
-        self._path = path
-        self._map: mmap.mmap | None = None
-        self._fd: int | None = None
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                if os.fstat(fd).st_size < 8:
-                    os.ftruncate(fd, 8)
-                self._map = mmap.mmap(fd, 8)
-                self._fd = fd
-
-    def value(self) -> tuple[int, int]:
-        shared = int.from_bytes(self._map[:8], "little") if self._map is not None else 0
-        return self.local, shared
-
-    def bump(self) -> None:
-        self.local += 1
-        if self._map is not None and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                self._map[:8] = (int.from_bytes(self._map[:8], "little") + 1).to_bytes(8, "little")
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
-_generations: dict[tuple[str | None, str], IdentityGeneration] = {}
-_generations_lock = threading.Lock()
-
-
-def shared_generation(settings: Settings | None, name: str) -> IdentityGeneration:
-    """The generation ``name`` shared by the processes of a deployment (a file ``run/<name>.generation``
-    under its ``var_dir``); without settings, one for this process only."""
-    key = (str(Path(settings.var_dir).resolve()) if settings is not None else None, name)
-    found = _generations.get(key)
-    if found is None:
-        with _generations_lock:
-            path = Path(key[0]) / "run" / f"{name}.generation" if key[0] is not None else None
-            found = _generations.setdefault(key, IdentityGeneration(path))
-    return found
+IdentityGeneration = Generation
+"""The identity generation's class (``core.generations``)."""
 
 
 _process_generation = shared_generation(None, "identity")

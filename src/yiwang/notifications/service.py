@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from yiwang.core import rows
 from yiwang.core.actor import Actor
 from yiwang.core.db import utcnow
 from yiwang.core.errors import AuthenticationRequired
@@ -71,15 +73,11 @@ def notify(
     for channel in chosen:
         if channel not in CHANNELS:
             raise errors.UnknownChannel(channel=channel)
-    if template not in tpl.TEMPLATES:
-        raise errors.UnknownTemplate(template=template)
     addresses = {"email": email, "sms": mobile}
     for channel in chosen:
         if channel != "inbox" and not (addresses[channel] or "").strip():
             raise errors.RecipientMissing(channel=channel)
-    title, body = tpl.render(template, {**params, **(text or {})}, locale)
-    row = Notification(id=new_id(), user_id=user_id, template=template, params=dict(params),
-                       title=title, body=body, created_at=utcnow())
+    row = Notification(**_inbox_values(user_id, template, params, locale=locale, text=text))
     repository.add(session, row)
     flushed = False
     for channel in chosen:
@@ -100,6 +98,23 @@ def notify(
     log.info("notification written", extra={"notification_id": row.id, "template": template,
                                              "channels": list(chosen)})
     return NotificationRead.model_validate(row)
+
+
+def prepare_inbox(dialect: Dialect, user_id: str, template: str, params: dict[str, Any], *,
+                  locale: str | None = None, text: dict[str, Any] | None = None) -> rows.Step:
+    """The inbox message :func:`notify` would write, checked and rendered now, as a plain INSERT
+    (``core.rows``) for a hot path that prepares its rows before the writer's turn."""
+    return rows.insert(dialect, Notification.__table__,
+                       [_inbox_values(user_id, template, params, locale=locale, text=text)])
+
+
+def _inbox_values(user_id: str, template: str, params: dict[str, Any], *, locale: str | None = None,
+                  text: dict[str, Any] | None = None) -> dict[str, Any]:
+    if template not in tpl.TEMPLATES:
+        raise errors.UnknownTemplate(template=template)
+    title, body = tpl.render(template, {**params, **(text or {})}, locale)
+    return {"id": new_id(), "user_id": user_id, "template": template, "params": dict(params), "title": title,
+            "body": body, "created_at": utcnow()}
 
 
 def _own(actor: Actor) -> str:

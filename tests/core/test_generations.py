@@ -1,0 +1,74 @@
+"""core.generations: a memo is never served stale, whichever transaction reads first."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from yiwang.areas.models import Area
+from yiwang.core.generations import Generation, Memo, bump
+
+MEMO = Memo("test-areas", frozenset({"areas"}))
+
+
+def name_of(session, code: str) -> str | None:
+    return MEMO.get(session, code, lambda: session.scalar(select(Area.name).where(Area.code == code)))
+
+
+def add_area(db, code: str, name: str) -> None:
+    with db.transaction() as s:
+        s.add(Area(code=code, name=name, level="city", depth=0))
+
+
+def rename(db, code: str, name: str) -> None:
+    with db.transaction() as s:
+        s.scalars(select(Area).where(Area.code == code)).one().name = name
+
+
+class TestMemo:
+    def test_a_committed_change_is_seen_by_the_next_transaction(self, db):
+        add_area(db, "98", "甲市")
+        with db.transaction(write=False) as s:
+            assert name_of(s, "98") == "甲市"
+        with db.transaction(write=False) as s:
+            assert MEMO.get(s, "98", lambda: "not served from the memo") == "甲市"
+        rename(db, "98", "乙市")
+        with db.transaction(write=False) as s:
+            assert name_of(s, "98") == "乙市"
+
+    def test_an_older_transactions_read_is_not_kept(self, db):
+        add_area(db, "97", "旧名")
+        old = db.session(write=False)
+        try:
+            old.scalar(select(Area.name))  # its snapshot starts here
+            rename(db, "97", "新名")
+            with db.transaction(write=False) as s:
+                assert name_of(s, "97") == "新名"
+            seen = name_of(old, "97")  # what that transaction sees (SQLite: its snapshot), never stored
+            assert seen == ("旧名" if db.is_sqlite else "新名")
+        finally:
+            old.close()
+        with db.transaction(write=False) as s:
+            assert MEMO.get(s, "97", lambda: "reloaded") == "新名"
+
+    def test_a_session_with_its_own_change_bypasses_the_memo_and_a_rollback_leaves_nothing(self, db):
+        with db.session() as s:
+            s.add(Area(code="96", name="未提交", level="city", depth=0))
+            assert name_of(s, "96") == "未提交"
+            s.rollback()
+        with db.transaction(write=False) as s:
+            assert name_of(s, "96") is None
+
+    def test_a_bump_by_hand_makes_the_memo_stale(self, db, settings):
+        add_area(db, "95", "丙市")
+        with db.transaction(write=False) as s:
+            assert name_of(s, "95") == "丙市"
+        bump(settings, "test-areas")
+        with db.transaction(write=False) as s:
+            assert MEMO.get(s, "95", lambda: "reloaded") == "reloaded"
+
+
+def test_the_shared_counter_is_seen_by_every_process_of_a_var_dir(tmp_path):
+    one, two = Generation(tmp_path / "g"), Generation(tmp_path / "g")
+    one.bump()
+    one.bump()
+    assert two.value() == (0, 2) and one.value() == (2, 2)
