@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.cityops.models import (
@@ -58,6 +58,52 @@ def duplicate_candidates(session: Session, category_code: str, cells: list[str],
                             Event.created_at >= since, Event.status.in_(OPEN))
         .order_by(Event.created_at.desc()).limit(limit)
     ))
+
+
+# The intake's write half runs these for every report inside the writer's turn: statements built
+# once, executed on the connection (no ORM unit of work, no identity map: the rows are inserted as
+# built and the merge counter is one UPDATE).
+_EVENTS, _REPORTS, _TIMELINE = Event.__table__, Report.__table__, TimelineEntry.__table__
+_DUPLICATES = (
+    select(_EVENTS.c.id, _EVENTS.c.lon, _EVENTS.c.lat, _EVENTS.c.description)
+    .where(_EVENTS.c.category_code == bindparam("category"), _EVENTS.c.cell.in_(bindparam("cells", expanding=True)),
+           _EVENTS.c.created_at >= bindparam("since"), _EVENTS.c.status.in_(OPEN))
+    .order_by(_EVENTS.c.created_at.desc()).limit(bindparam("limit"))
+)
+_MERGE = (
+    update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
+    .values(reporter_count=_EVENTS.c.reporter_count + 1, updated_at=bindparam("at"))
+    .returning(_EVENTS.c.number, _EVENTS.c.status, _EVENTS.c.triage_reason, _EVENTS.c.area_code)
+)
+_INSERT_EVENT, _INSERT_REPORT, _INSERT_TIMELINE = _EVENTS.insert(), _REPORTS.insert(), _TIMELINE.insert()
+
+
+def duplicate_rows(session: Session, category_code: str, cells: list[str], since: datetime,
+                   limit: int = 50) -> list[tuple[str, float | None, float | None, str]]:
+    """(id, lon, lat, description) of :func:`duplicate_candidates`, without loading the events."""
+    rows = session.connection().execute(_DUPLICATES, {"category": category_code, "cells": cells, "since": since,
+                                                      "limit": limit})
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def count_merge(session: Session, event_id: str, at: datetime) -> tuple[str, str, str | None, str] | None:
+    """One more reporter on the event (locking its row): its (number, status, triage reason, area
+    code), or None when it is gone. A copy of the event loaded in the session is expired."""
+    row = session.connection().execute(_MERGE, {"event_id": event_id, "at": at}).first()
+    loaded = session.identity_map.get(session.identity_key(Event, event_id))
+    if loaded is not None:
+        session.expire(loaded)
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def insert_intake(session: Session, event: dict | None, report: dict, timeline: list[dict]) -> None:
+    """Insert an intake's rows as built (column values by name; the event first, for the keys)."""
+    conn = session.connection()
+    if event is not None:
+        conn.execute(_INSERT_EVENT, event)
+    conn.execute(_INSERT_REPORT, report)
+    if timeline:
+        conn.execute(_INSERT_TIMELINE, timeline)
 
 
 def reports(session: Session, event_id: str, limit: int = 200) -> list[Report]:
@@ -141,6 +187,15 @@ def rules_for(session: Session, category_codes: list[str], prefixes: list[str]) 
     return list(session.scalars(
         select(RoutingRule).where(RoutingRule.category_code.in_(category_codes), RoutingRule.current.is_(True),
                                   RoutingRule.area_prefix.in_(prefixes))
+    ))
+
+
+def current_rules_of(session: Session, category_codes: list[str], limit: int) -> list[RoutingRule]:
+    """The current rules of the categories, whatever their area, at most ``limit``
+    (``ix_cityops_routing_rules_lookup``: one range per category)."""
+    return list(session.scalars(
+        select(RoutingRule).where(RoutingRule.category_code.in_(category_codes), RoutingRule.current.is_(True))
+        .order_by(RoutingRule.category_code, RoutingRule.area_prefix).limit(limit)
     ))
 
 

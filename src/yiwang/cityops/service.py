@@ -28,6 +28,8 @@ import logging
 import math
 import re
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +39,7 @@ from sqlalchemy.orm import Session
 from yiwang.areas import service as areas_service
 from yiwang.audit import service as audit_service
 from yiwang.catalog import service as catalog_service
-from yiwang.cityops import errors, repository, triage
+from yiwang.cityops import errors, memo, repository, triage
 from yiwang.cityops.models import (
     Category,
     ClassifierModel,
@@ -161,12 +163,10 @@ def _record(session: Session, actor: Actor, ev: Event, kind: str, *, note: str |
 
 def _city_code(session: Session) -> str:
     """The city's code (the root of the areas), where events not yet placed belong."""
-    code = session.info.get("cityops.city")
-    if code is None:
+    def read() -> str:
         roots = areas_service.roots(session)
-        code = roots[0].code if roots else ""
-        session.info["cityops.city"] = code
-    return code
+        return roots[0].code if roots else ""
+    return memo.MEMO.get(session, "city", None, read)
 
 
 def _require_some(actor: Actor, permission: str) -> None:
@@ -290,7 +290,7 @@ _MODEL: dict[str, Any] = {"id": None, "classifier": None}
 def _classifier(session: Session) -> triage.Classifier | None:
     """The newest trained classifier, loaded once per process per model (one indexed look-up each
     call to notice a newer one)."""
-    latest = repository.latest_classifier_id(session)
+    latest = memo.MEMO.get(session, "classifier", None, lambda: repository.latest_classifier_id(session))
     if latest is None:
         return None
     with _MODEL_LOCK:
@@ -476,7 +476,13 @@ def _notify_reporters(session: Session, ev: Event, template: str, text: dict[str
                                      text=text)
 
 
-# -- intake: one function for every channel -----------------------------------------------------------
+# -- intake: one plan and one apply for every channel -------------------------------------------------
+# Every channel's report is first *planned* (checked, placed, classified, routed, its rows built:
+# reads only, no lock held) and then *applied* (the duplicate check against every report committed
+# before it, then the inserts), which is all that runs in the writer's turn of the group commit
+# (core.groupcommit). :func:`intake` does both in the caller's transaction. Routing facts come
+# from the memo (cityops.memo), valid while nothing they were read from has changed; the apply
+# routes again when something did change after the plan.
 def _photos(session: Session, actor: Actor, photo_ids: list[str]) -> list[str]:
     ids = list(dict.fromkeys(photo_ids))
     if len(ids) > MAX_PHOTOS:
@@ -488,46 +494,249 @@ def _photos(session: Session, actor: Actor, photo_ids: list[str]) -> list[str]:
     return ids
 
 
-def _classify(session: Session, text: str) -> tuple[Category | None, float | None]:
+@dataclass(frozen=True, slots=True)
+class _Cat:
+    """A category as intake uses it (memoised: see cityops.memo)."""
+
+    code: str
+    name: str
+    parent_code: str | None
+    level: str
+    urgency: str
+    deadlines: dict[str, str]
+    active: bool
+
+
+def _cat(session: Session, code: str) -> _Cat | None:
+    def read() -> _Cat | None:
+        c = repository.category(session, code)
+        return None if c is None else _Cat(c.code, c.name, c.parent_code, c.level, c.urgency,
+                                           json.loads(c.deadlines), bool(c.active))
+    return memo.MEMO.get(session, "category", code, read)
+
+
+def _cat_chain(session: Session, category: _Cat) -> tuple[str, ...]:
+    """The codes of the category and its ancestors, most specific first (as :func:`_chain`)."""
+    def read() -> tuple[str, ...]:
+        out, parent = [category.code], category.parent_code
+        while parent and len(out) < 8:
+            found = repository.category(session, parent)
+            if found is None:
+                break
+            out.append(found.code)
+            parent = found.parent_code
+        return tuple(out)
+    return memo.MEMO.get(session, "chain", category.code, read)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Where a new event of a category chain in an area goes: an active incident's team or a rule's."""
+
+    department_id: str
+    team_id: str | None
+    user_id: str | None
+    deadline: str | None
+    """The incident's deadline; None: the category's for the event's urgency."""
+    rule_id: str | None
+    rule_version: int | None
+    incident_id: str | None
+    priority: int
+
+
+_Rule = tuple[str, str, str, str | None, str | None, str, int]
+"""(category code, area prefix, department, team, user, rule id, version) of a current rule."""
+RULES_MEMO_LIMIT = 5000
+"""A category chain with more current rules than this is matched per area in the database."""
+
+
+def _incidents(session: Session) -> tuple[tuple[str, str, frozenset[str], str, str | None, str, int], ...]:
+    """The active incidents (id, area, categories, department, team, deadline, priority), newest first."""
+    return memo.MEMO.get(session, "incidents", None, lambda: tuple(
+        (i.id, i.area_code, frozenset(json.loads(i.categories)), i.department_id, i.team_id, i.deadline, i.priority)
+        for i in repository.active_incidents(session)))
+
+
+def _rules(session: Session, chain: tuple[str, ...]) -> tuple[_Rule, ...] | None:
+    """The current rules of the chain's categories that route somewhere; None when there are too many."""
+    def read() -> tuple[_Rule, ...] | None:
+        rows = repository.current_rules_of(session, list(chain), RULES_MEMO_LIMIT + 1)
+        if len(rows) > RULES_MEMO_LIMIT:
+            return None
+        return tuple((r.category_code, r.area_prefix, r.department_id, r.team_id, r.user_id, r.id, r.version)
+                     for r in rows if r.department_id)
+    return memo.MEMO.get(session, "rules", chain, read)
+
+
+def _route_of(session: Session, chain: tuple[str, ...], area_code: str) -> _Route | None:
+    """As :func:`_matching_incident` then :func:`_matching_rule`, from memoised incidents and rules:
+    the current rule of the most specific category, then the longest area prefix."""
+    codes = set(chain)
+    for inc_id, inc_area, inc_codes, dept, team, deadline, priority in _incidents(session):
+        if area_code.startswith(inc_area) and codes & inc_codes:
+            return _Route(dept, team, None, deadline, None, None, inc_id, priority)
+    rules = _rules(session, chain)
+    if rules is None:
+        prefixes = [area_code[:n] for n in range(1, len(area_code) + 1)]
+        rules = memo.MEMO.get(session, "rules_in", (chain, area_code), lambda: tuple(
+            (r.category_code, r.area_prefix, r.department_id, r.team_id, r.user_id, r.id, r.version)
+            for r in repository.rules_for(session, list(chain), prefixes) if r.department_id))
+    rank = {c: i for i, c in enumerate(chain)}
+    found = [r for r in rules if area_code.startswith(r[1])]
+    if not found:
+        return None
+    code, prefix, dept, team, user, rule_id, version = min(found, key=lambda r: (rank[r[0]], -len(r[1])))
+    return _Route(dept, team, user, None, rule_id, version, None, 0)
+
+
+def _handlers_of(session: Session, route: _Route, area_code: str) -> tuple[str, ...]:
+    """As :func:`_handlers` for an event routed by ``route`` in ``area_code``, memoised."""
+    if route.user_id:
+        return (route.user_id,)
+    dept = route.team_id or route.department_id
+    return memo.MEMO.get(session, "handlers", (dept, area_code), lambda: tuple(
+        identity_service.users_with_permission(session, "cityops.handle", area_code=area_code,
+                                               department_id=dept)[:50]))
+
+
+def _classify(session: Session, feats: list[str]) -> tuple[_Cat | None, float | None]:
     model = _classifier(session)
-    prediction = model.predict(text) if model is not None else None
+    prediction = model.predict_features(feats) if model is not None else None
     if prediction is None or prediction.confidence < CONFIDENCE_THRESHOLD:
         return None, prediction.confidence if prediction is not None else None
-    found = repository.category(session, prediction.category)
+    found = _cat(session, prediction.category)
     if found is None or not found.active:
         return None, prediction.confidence
     return found, prediction.confidence
 
 
-def _find_duplicate(session: Session, category_code: str, lon: float, lat: float, text: str,
-                    now: datetime) -> Event | None:
-    """The nearest open event of the category within 50 m and 24 h whose text is similar enough."""
-    best: tuple[float, Event] | None = None
-    since = now - timedelta(hours=DUPLICATE_HOURS)
-    for ev in repository.duplicate_candidates(session, category_code, _cells_around(lon, lat), since):
-        if ev.lon is None or ev.lat is None:
-            continue
-        d = _distance_m(lon, lat, ev.lon, ev.lat)
-        if d > DUPLICATE_METRES or triage.text_similarity(text, ev.description) < DUPLICATE_SIMILARITY:
-            continue
-        if best is None or d < best[0]:
-            best = (d, ev)
-    return best[1] if best else None
+_Notice = tuple[str, str, dict[str, Any]]
+"""(user id, template, params) of a notification to write."""
 
 
-def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, caller_phone: str | None = None,
-           at: datetime | None = None) -> ReportOutcome:
-    """Take one report from any channel: place it, classify it, merge it into the event it repeats
-    or open a new event and route it. A report that cannot be placed (no location, a point outside
-    the city), classified (no or a doubtful category and an unsure classifier) or routed goes to the
-    triage queue. Refuses an empty description, an unknown category or area code, a half or absurd
-    point, photos that are not the reporter's own, a malformed caller phone."""
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """The rows, audit entries and notifications of a new event, routed."""
+
+    event: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+    notices: list[_Notice]
+    stamp: memo.Stamp | None
+    """The memo stamp the routing was read under (None: read from the session, unmemoised)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePlan:
+    """Everything one report will write, found and checked by :func:`plan_intake` (reads only);
+    :func:`apply_intake` checks it for a duplicate and writes it."""
+
+    channel: str
+    actor_user_id: str | None
+    now: datetime
+    text: str
+    report: dict[str, Any]
+    """The report's row, but for ``event_id`` and ``merged``."""
+    category_code: str | None
+    lon: float | None
+    lat: float | None
+    counts: Counter[str]
+    """The text's features, for the duplicate check's similarity."""
+    opening: _Opening
+    inputs: dict[str, Any]
+    """What :func:`_open` was given, to route again when the routing facts changed after the plan."""
+    media_url: str | None = None
+
+
+def _timeline_row(event_id: str, kind: str, actor: Actor, facts: dict[str, Any], note: str | None = None
+                  ) -> dict[str, Any]:
+    return {"id": new_id(), "event_id": event_id, "kind": kind, "actor": actor.label, "note": note,
+            "detail": json.dumps(facts, ensure_ascii=False, sort_keys=True) if facts else None, "at": utcnow()}
+
+
+def _entry(kind: str, ev: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    return {"action": f"cityops.{kind}", "target_type": "event", "target_id": ev["id"], "area_code": ev["area_code"],
+            "detail": {"number": ev["number"], "status": ev["status"], **facts}}
+
+
+def _step(actor: Actor, ev: dict[str, Any], kind: str, detail: dict[str, Any], timeline: list[dict[str, Any]],
+          audit: list[dict[str, Any]]) -> None:
+    """As :func:`_record`, for an event being built: its timeline row and audit entry."""
+    facts = {k: v for k, v in detail.items() if v is not None}
+    timeline.append(_timeline_row(ev["id"], kind, actor, facts))
+    audit.append(_entry(kind, ev, facts))
+
+
+def _open(session: Session, actor: Actor, *, channel: str, report_id: str, event_id: str, now: datetime,
+          text: str, lon: float | None, lat: float | None, address: str | None, place: _Place,
+          category: _Cat | None, given: _Cat | None, confidence: float | None, doubt: str | None,
+          urgency: str | None) -> _Opening:
+    """A new event's row, placed, classified and routed (or sent to triage), with its timeline,
+    audit entries and notifications: what :func:`intake` did for a new event, built, not written."""
+    stamp = memo.session_stamp(session)
+    ev: dict[str, Any] = {
+        "id": event_id, "number": _number(event_id, now), "channel": channel,
+        "category_code": category.code if category else None, "description": text, "lon": lon, "lat": lat,
+        "cell": _cell(lon, lat) if lon is not None and lat is not None else None, "address": address,
+        "area_code": place.area_code, "grid_code": place.codes["grid"], "community_code": place.codes["community"],
+        "street_code": place.codes["street"], "district_code": place.district, "status": "triage",
+        "triage_reason": None, "urgency": urgency or (category.urgency if category else "normal"), "priority": 0,
+        "level": category.level if category else "street", "due_at": now, "next_escalation_at": None,
+        "assignee_department_id": None, "assignee_team_id": None, "assignee_user_id": None, "rule_id": None,
+        "rule_version": None, "incident_id": None, "reporter_count": 1,
+        "classifier_confidence": confidence if category is not None and (given is None or category.code != given.code)
+        else None,
+        "result": None, "rating": None, "reopen_count": 0, "dispatched_at": None, "handled_at": None,
+        "closed_at": None, "created_at": now, "updated_at": now,
+    }
+    timeline: list[dict[str, Any]] = []
+    audit: list[dict[str, Any]] = []
+    notices: list[_Notice] = []
+    _step(actor, ev, "reported", {"channel": channel, "report_id": report_id, "category": ev["category_code"],
+                                  "confidence": ev["classifier_confidence"]}, timeline, audit)
+    route = None
+    if place.placed and category is not None:
+        route = _route_of(session, _cat_chain(session, category), ev["area_code"])
+    if route is None:
+        reason = (place.reason if not place.placed else doubt if category is None else "no_route") or "no_category"
+        ev["triage_reason"], ev["due_at"] = reason, _triage_due(session, now)
+        _step(actor, ev, "triage", {"reason": reason}, timeline, audit)
+    else:
+        assert category is not None
+        if route.incident_id is not None:
+            ev["incident_id"], ev["priority"] = route.incident_id, max(ev["priority"], route.priority)
+            detail: dict[str, Any] = {"incident_id": route.incident_id, "by": "incident"}
+        else:
+            ev["rule_id"], ev["rule_version"] = route.rule_id, route.rule_version
+            detail = {"rule_id": route.rule_id, "rule_version": route.rule_version, "by": "rule"}
+        due = _due(session, now, route.deadline or category.deadlines[ev["urgency"]])
+        ev.update(assignee_department_id=route.department_id, assignee_team_id=route.team_id,
+                  assignee_user_id=route.user_id, status="dispatched", due_at=due, next_escalation_at=due,
+                  dispatched_at=now)
+        if ev["level"] not in LEVELS:
+            ev["level"] = category.level
+        _step(actor, ev, "dispatched", {"department_id": route.department_id, "team_id": route.team_id,
+                                        "user_id": route.user_id, "due_at": due.isoformat(), **detail}, timeline, audit)
+        params = {"reference": ev["number"], "event_id": event_id, "due_at": _local(due), "category": category.name}
+        notices += [(u, "cityops.event_dispatched", params) for u in _handlers_of(session, route, ev["area_code"])]
+    if actor.kind == "citizen" and actor.user_id:
+        notices.append((actor.user_id, "cityops.report_received", {"reference": ev["number"], "event_id": event_id}))
+    return _Opening(ev, timeline, audit, notices, stamp)
+
+
+def plan_intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, caller_phone: str | None = None,
+                at: datetime | None = None, media_url: str | None = None) -> IntakePlan:
+    """Check a report from any channel and build what it will write, reading only (see :func:`intake`)."""
     if channel not in CHANNELS:
         raise errors.ChannelInvalid(channel=channel)
     now = _now(at)
     text = _text(report.description, DESCRIPTION_LIMIT, errors.DescriptionRequired)
     photos = _photos(session, actor, report.photo_ids)
-    given = _active_category(session, report.category_code) if report.category_code else None
+    given = None
+    if report.category_code:
+        given = _cat(session, report.category_code)
+        if given is None or not given.active:
+            raise errors.CategoryUnknown(code=report.category_code)
     if report.urgency is not None and report.urgency not in URGENCIES:
         raise errors.UrgencyInvalid(urgency=report.urgency)
     phone = None
@@ -540,9 +749,10 @@ def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, ca
         lon, lat = areas_service.to_wgs84(lon, lat, "gcj02")  # type: ignore[arg-type]
     place = _place(session, lon, lat, report.area_code, report.address)
 
+    feats = triage.features(text)
     category, confidence, doubt = given, None, None
     if given is None or not report.category_sure:
-        predicted, confidence = _classify(session, text)
+        predicted, confidence = _classify(session, feats)
         if predicted is not None:
             category = predicted
         else:
@@ -550,80 +760,144 @@ def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, ca
                                      else "no_category")
 
     report_id = new_id()
-    row = Report(id=report_id, channel=channel, reporter_user_id=actor.user_id, description=text,
-                 category_code=report.category_code, lon=lon, lat=lat,
-                 address=(report.address or "").strip() or None, photo_ids=json.dumps(photos), created_at=now)
+    address = (report.address or "").strip() or None
+    row: dict[str, Any] = {
+        "id": report_id, "channel": channel, "reporter_user_id": actor.user_id, "caller_phone_enc": None,
+        "caller_phone_index": None, "description": text, "category_code": report.category_code, "lon": lon,
+        "lat": lat, "address": address, "photo_ids": json.dumps(photos), "created_at": now,
+    }
     if phone:
         cipher = FieldCipher.for_session(session)
-        row.caller_phone_enc = cipher.encrypt(phone, f"cityops.reports.phone:{report_id}")
-        row.caller_phone_index = cipher.blind_index(phone, "cityops.caller_phone")
+        row["caller_phone_enc"] = cipher.encrypt(phone, f"cityops.reports.phone:{report_id}")
+        row["caller_phone_index"] = cipher.blind_index(phone, "cityops.caller_phone")
+    inputs = {"channel": channel, "report_id": report_id, "event_id": new_id(), "now": now, "text": text,
+              "lon": lon, "lat": lat, "address": address, "place": place, "category": category, "given": given,
+              "confidence": confidence, "doubt": doubt, "urgency": report.urgency}
+    return IntakePlan(channel=channel, actor_user_id=actor.user_id, now=now, text=text, report=row,
+                      category_code=category.code if category is not None else None, lon=lon, lat=lat,
+                      counts=Counter(feats), opening=_open(session, actor, **inputs), inputs=inputs,
+                      media_url=media_url)
 
-    if category is not None and lon is not None and lat is not None:
-        dup = _find_duplicate(session, category.code, lon, lat, text, now)
-        if dup is not None:
-            dup = _load(session, dup.id, for_update=True)
-            row.event_id, row.merged = dup.id, True
-            session.add(row)
-            dup.reporter_count += 1
-            dup.updated_at = now
-            _record(session, actor, dup, "merged", detail={"report_id": report_id, "channel": channel})
-            if actor.kind == "citizen" and actor.user_id:
-                notifications_service.notify(session, actor.user_id, "cityops.report_merged",
-                                             {"reference": dup.number, "event_id": dup.id})
-            session.flush()
-            log.info("report merged", extra={"event_id": dup.id, "report_id": report_id})
-            return ReportOutcome(report_id=report_id, event_id=dup.id, number=dup.number, merged=True,
-                                 status=dup.status, triage_reason=dup.triage_reason)
 
-    event_id = new_id()
-    ev = Event(id=event_id, number=_number(event_id, now), channel=channel,
-               category_code=category.code if category else None, description=text, lon=lon, lat=lat,
-               cell=_cell(lon, lat) if lon is not None and lat is not None else None, address=row.address,
-               urgency=report.urgency or (category.urgency if category else "normal"), priority=0,
-               level=category.level if category else "street", reporter_count=1, reopen_count=0,
-               classifier_confidence=confidence if category is not None and category is not given else None,
-               created_at=now, updated_at=now, due_at=now, status="triage")
-    _apply_place(ev, place)
-    session.add(ev)
-    row.event_id = event_id
-    session.add(row)
-    _record(session, actor, ev, "reported", detail={"channel": channel, "report_id": report_id,
-                                                    "category": ev.category_code,
-                                                    "confidence": ev.classifier_confidence})
-    if not place.placed or category is None:
-        reason = place.reason if not place.placed else doubt
-        _to_triage(session, ev, reason or "no_category", now)
-        _record(session, actor, ev, "triage", detail={"reason": ev.triage_reason})
+def _find_duplicate(session: Session, plan: IntakePlan) -> str | None:
+    """The nearest open event of the category within 50 m and 24 h whose text is similar enough."""
+    if plan.category_code is None or plan.lon is None or plan.lat is None:
+        return None
+    lon, lat = plan.lon, plan.lat
+    best: tuple[float, str] | None = None
+    since = plan.now - timedelta(hours=DUPLICATE_HOURS)
+    for event_id, ev_lon, ev_lat, description in repository.duplicate_rows(
+            session, plan.category_code, _cells_around(lon, lat), since):
+        if ev_lon is None or ev_lat is None:
+            continue
+        d = _distance_m(lon, lat, ev_lon, ev_lat)
+        if d > DUPLICATE_METRES or (best is not None and d >= best[0]):
+            continue
+        if triage.similarity(plan.counts, triage.feature_counts(description)) < DUPLICATE_SIMILARITY:
+            continue
+        best = (d, event_id)
+    return best[1] if best else None
+
+
+def apply_intake(session: Session, actor: Actor, plan: IntakePlan) -> ReportOutcome:
+    """Write a planned report (see :func:`intake`): merged into the open event it repeats — which
+    it finds among every report committed or written before it in this transaction — or as a new
+    event, routed as planned (routed again if the routing facts changed since the plan)."""
+    return _apply(session, actor, plan)[0]
+
+
+def _apply(session: Session, actor: Actor, plan: IntakePlan) -> tuple[ReportOutcome, dict[str, Any]]:
+    if actor.user_id != plan.actor_user_id:
+        raise PermissionDenied(permission="cityops.report")
+    session.flush()  # the duplicate check reads on the connection: the session's own changes first
+    now, report_id, channel = plan.now, plan.report["id"], plan.channel
+    dup_id = _find_duplicate(session, plan)
+    merged = repository.count_merge(session, dup_id, now) if dup_id is not None else None
+    if dup_id is not None and merged is not None:
+        number, status, reason, area_code = merged
+        ev: dict[str, Any] = {"id": dup_id, "number": number, "status": status, "area_code": area_code,
+                              "triage_reason": reason}
+        facts = {"report_id": report_id, "channel": channel}
+        timeline, audit = [_timeline_row(dup_id, "merged", actor, facts)], [_entry("merged", ev, facts)]
+        notices: list[_Notice] = []
+        if actor.kind == "citizen" and actor.user_id:
+            notices.append((actor.user_id, "cityops.report_merged", {"reference": number, "event_id": dup_id}))
+        _media(actor, plan, ev, timeline, audit)
+        repository.insert_intake(session, None, {**plan.report, "event_id": dup_id, "merged": True}, timeline)
+        log.info("report merged", extra={"event_id": dup_id, "report_id": report_id})
     else:
-        _route(session, actor, ev, category, now)
-    if actor.kind == "citizen" and actor.user_id:
-        notifications_service.notify(session, actor.user_id, "cityops.report_received",
-                                     {"reference": ev.number, "event_id": ev.id})
-    session.flush()
-    log.info("event opened", extra={"event_id": ev.id, "status": ev.status, "channel": channel})
-    return ReportOutcome(report_id=report_id, event_id=ev.id, number=ev.number, merged=False, status=ev.status,
-                         triage_reason=ev.triage_reason)
+        opening = plan.opening
+        if opening.stamp is None or opening.stamp != memo.session_stamp(session):
+            opening = _open(session, actor, **plan.inputs)
+        ev = opening.event
+        timeline, audit, notices = list(opening.timeline), list(opening.audit), opening.notices
+        _media(actor, plan, ev, timeline, audit)
+        repository.insert_intake(session, ev, {**plan.report, "event_id": ev["id"], "merged": False}, timeline)
+        log.info("event opened", extra={"event_id": ev["id"], "status": ev["status"], "channel": channel})
+    audit_service.record_many(session, actor, audit)
+    for user_id, template, params in notices:
+        notifications_service.notify(session, user_id, template, params)
+    return ReportOutcome(report_id=report_id, event_id=ev["id"], number=ev["number"], merged=merged is not None,
+                         status=ev["status"], triage_reason=ev["triage_reason"]), ev
 
 
-def report_citizen(session: Session, actor: Actor, body: ReportIn) -> ReportOutcome:
-    """随手拍: a signed-in citizen reports a problem with photos and a map pin."""
+def _media(actor: Actor, plan: IntakePlan, ev: dict[str, Any], timeline: list[dict[str, Any]],
+           audit: list[dict[str, Any]]) -> None:
+    """An Open311 report's media URL, kept in its event's timeline (after the report's own steps)."""
+    if plan.media_url is None:
+        return
+    facts = {"media_url": plan.media_url, "report_id": plan.report["id"]}
+    timeline.append(_timeline_row(ev["id"], "media", actor, facts))
+    audit.append(_entry("media", ev, facts))
+
+
+def intake(session: Session, actor: Actor, channel: str, report: ReportIn, *, caller_phone: str | None = None,
+           at: datetime | None = None) -> ReportOutcome:
+    """Take one report from any channel: place it, classify it, merge it into the event it repeats
+    or open a new event and route it. A report that cannot be placed (no location, a point outside
+    the city), classified (no or a doubtful category and an unsure classifier) or routed goes to the
+    triage queue. Refuses an empty description, an unknown category or area code, a half or absurd
+    point, photos that are not the reporter's own, a malformed caller phone.
+
+    The same as :func:`plan_intake` then :func:`apply_intake` in one transaction; the API runs the
+    plan in a read-only one and the apply in the group commit, so that only the writes hold the lock."""
+    return apply_intake(session, actor, plan_intake(session, actor, channel, report, caller_phone=caller_phone, at=at))
+
+
+def plan_citizen(session: Session, actor: Actor, body: ReportIn) -> IntakePlan:
+    """随手拍, planned: a signed-in citizen reports a problem with photos and a map pin."""
     if not actor.is_authenticated:
         raise AuthenticationRequired()
     if actor.kind != "citizen":
         raise PermissionDenied(permission="cityops.report")
-    return intake(session, actor, "citizen", body)
+    return plan_intake(session, actor, "citizen", body)
+
+
+def plan_hotline(session: Session, actor: Actor, body: ReportIn, caller_phone: str | None) -> IntakePlan:
+    """12345, planned: an operator (``cityops.intake``) enters a call; the caller's phone is kept encrypted."""
+    _require_some(actor, "cityops.intake")
+    return plan_intake(session, actor, "hotline", body, caller_phone=caller_phone)
+
+
+def plan_patrol(session: Session, actor: Actor, body: ReportIn) -> IntakePlan:
+    """巡查, planned: a grid worker (``cityops.patrol``) reports what they found."""
+    _require_some(actor, "cityops.patrol")
+    return plan_intake(session, actor, "patrol", body)
+
+
+def report_citizen(session: Session, actor: Actor, body: ReportIn) -> ReportOutcome:
+    """随手拍: a signed-in citizen reports a problem with photos and a map pin."""
+    return apply_intake(session, actor, plan_citizen(session, actor, body))
 
 
 def report_hotline(session: Session, actor: Actor, body: ReportIn, caller_phone: str | None) -> ReportOutcome:
     """12345: an operator (``cityops.intake``) enters a call; the caller's phone is kept encrypted."""
-    _require_some(actor, "cityops.intake")
-    return intake(session, actor, "hotline", body, caller_phone=caller_phone)
+    return apply_intake(session, actor, plan_hotline(session, actor, body, caller_phone))
 
 
 def report_patrol(session: Session, actor: Actor, body: ReportIn) -> ReportOutcome:
     """巡查: a grid worker (``cityops.patrol``) reports what they found."""
-    _require_some(actor, "cityops.patrol")
-    return intake(session, actor, "patrol", body)
+    return apply_intake(session, actor, plan_patrol(session, actor, body))
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -1437,7 +1711,12 @@ def open311_submit(session: Session, actor: Actor, body: Open311Submission) -> O
     machine user of a partner app) reports through the ``open311`` channel. The phone, if given,
     is kept encrypted as for hotline callers; e-mail and names are not kept. A media URL is kept in
     the event's timeline. Refuses an unknown service, a bad urgency or media URL, and whatever
-    :func:`intake` refuses."""
+    :func:`intake` refuses. :func:`plan_open311` then :func:`apply_open311` in one transaction."""
+    return apply_open311(session, actor, plan_open311(session, actor, body))
+
+
+def plan_open311(session: Session, actor: Actor, body: Open311Submission) -> IntakePlan:
+    """Check an Open311 POST requests and plan its intake, reading only (see :func:`open311_submit`)."""
     if not actor.is_authenticated:
         raise AuthenticationRequired()
     if actor.kind != "citizen" and not actor.scopes("cityops.intake"):
@@ -1456,11 +1735,12 @@ def open311_submit(session: Session, actor: Actor, body: Open311Submission) -> O
                       address=(body.address_string or "").strip()[:200] or None,
                       area_code=(body.address_id or "").strip() or None, urgency=urgency)  # type: ignore[arg-type]
     phone = (body.phone or "").strip().removeprefix("+") or None
-    outcome = intake(session, actor, "open311", report, caller_phone=phone)
-    if media is not None:
-        ev = _load(session, outcome.event_id)
-        _record(session, actor, ev, "media", detail={"media_url": media, "report_id": outcome.report_id})
-        session.flush()
+    return plan_intake(session, actor, "open311", report, caller_phone=phone, media_url=media)
+
+
+def apply_open311(session: Session, actor: Actor, plan: IntakePlan) -> Open311Receipt:
+    """Write a planned Open311 report (:func:`apply_intake`, the media URL in the timeline) and answer."""
+    outcome = apply_intake(session, actor, plan)
     if outcome.merged:
         notice = translate("Merged into event {number}, which is already being dealt with.", number=outcome.number)
     else:

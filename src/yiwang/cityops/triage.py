@@ -149,9 +149,25 @@ def _features(words: list[str]) -> list[str]:
     return words + grams
 
 
+def features(text: str) -> list[str]:
+    """A text's features: its jieba words and character bigrams (tokenised once, the classifier's
+    :meth:`Classifier.predict_features` and :func:`similarity` both take them)."""
+    return _features(tokens(text))
+
+
+def feature_counts(text: str) -> Counter[str]:
+    """The counts of a text's features (jieba words and character bigrams), for :func:`similarity`."""
+    return Counter(features(text))
+
+
 def text_similarity(a: str, b: str) -> float:
     """Cosine of the two texts' word counts (jieba words and character bigrams), 0..1."""
-    ca, cb = Counter(_features(tokens(a))), Counter(_features(tokens(b)))
+    return similarity(feature_counts(a), feature_counts(b))
+
+
+def similarity(ca: Counter[str], cb: Counter[str]) -> float:
+    """:func:`text_similarity` of two texts' :func:`feature_counts` (one text's counts made once
+    serve many comparisons)."""
     if not ca or not cb:
         return 0.0
     dot = sum(n * cb[w] for w, n in ca.items() if w in cb)
@@ -296,10 +312,13 @@ class Classifier:
         """The likeliest category and its probability; None when untrained or the text has no words."""
         if self._linear is None or not text:
             return None
-        words = tokens(text)
-        if not words:
+        return self.predict_features(features(text))
+
+    def predict_features(self, feats: list[str]) -> Prediction | None:
+        """:meth:`predict` of a text's :func:`features`; None when untrained or there are none."""
+        if self._linear is None or not feats:
             return None
-        probabilities = self._linear.probabilities(_features(words))
+        probabilities = self._linear.probabilities(feats)
         best = int(np.argmax(probabilities))
         return Prediction(self.categories[best], float(probabilities[best]))
 
