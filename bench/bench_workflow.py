@@ -15,14 +15,14 @@ rate. Figures, each against that same baseline:
 1. **The production path (the headline figure).** On a server approvals arrive concurrently and
    SQLite writes go through ``core.groupcommit``: :data:`APPROVERS` threads (the web tier's
    requests) each run whole bundles, handing each of the four write transactions as a unit to the
-   database's ``GroupCommitter`` (``committer_for(db).submit(fn).result()``, what ``run_write``
-   does), on disk with ``synchronous=FULL``. A unit's caller hears back only after the durable
+   database's ``GroupCommitter`` (``committer_for(db).submit(fn, plain=True).result()``, what
+   ``run_write`` does; the workflow service writes with plain statements, so its units take the
+   group commit's driver-level savepoint), on disk with ``synchronous=FULL``. A unit's caller hears back only after the durable
    commit of its batch, so nothing is counted that is not on disk; the writer thread folds the
    units waiting at each turn into one commit, so the disk's flush is paid once per batch (about
    five units here). What bounds it then is CPU in one interpreter: every unit's Python work (the
    engine step, the state's serialization) runs in the writer thread under the GIL, plus each
-   unit's ORM savepoint and each batch's session, begin and commit (about 1 ms of CPU per bundle
-   more than four plain transactions). Running the engine in the request threads instead (a
+   batch's session, begin and commit. Running the engine in the request threads instead (a
    prepare/apply split) measured worse: the GIL serializes that work anyway, and the extra
    read-only transactions cost more than the fsync overlap gains.
 2. **One bundle at a time on disk**: each of the four transactions is its own durable commit.
@@ -135,9 +135,9 @@ class _Service:
         from yiwang.core.groupcommit import committer_for
 
         committer = committer_for(self.db)
-        branches = committer.submit(lambda session: self._start(session, n)).result()
+        branches = committer.submit(lambda session: self._start(session, n), plain=True).result()
         for branch in branches:
-            finished = committer.submit(lambda session, b=branch.id: self._approve(session, b)).result()
+            finished = committer.submit(lambda session, b=branch.id: self._approve(session, b), plain=True).result()
             if finished.status != "completed":
                 raise AssertionError("the service did not finish a branch")
         self._counted(len(branches))

@@ -68,7 +68,7 @@ async def _intake(request: Request, actor: Actor, plan: Callable[[Session], serv
     # memoised it is well under a millisecond of CPU, and a hop to the thread pool costs ~0.14 ms
     # of CPU on its own. On PostgreSQL its reads go over the network: a thread.
     planned = _plan(db, plan) if db.is_sqlite else await run_in_threadpool(_plan, db, plan)
-    return await run_write(db, lambda s: service.apply_intake(s, actor, planned))
+    return await run_write(db, lambda s: service.apply_intake(s, actor, planned), plain=True)
 
 
 @router.post("/reports/citizen", response_model=ReportOutcome, status_code=201)

@@ -386,7 +386,7 @@ async def create_request(fmt: str, request: Request) -> Response:
         # writes in the worker's group commit (cityops.api).
         db = request.app.state.db
         actor, plan = await run_in_threadpool(_plan, db, api_key, body)
-        receipt = await run_write(db, lambda s: service.apply_open311(s, actor, plan))
+        receipt = await run_write(db, lambda s: service.apply_open311(s, actor, plan), plain=True)
     except AppError as exc:
         raise Open311Failure(exc, fmt) from exc
     return render(fmt, "service_requests", "request", [receipt.model_dump(exclude={"token"})])

@@ -20,6 +20,7 @@ from yiwang.cityops.models import (
     RoutingRule,
     TimelineEntry,
 )
+from yiwang.core import rows
 
 OPEN = ("triage", "dispatched", "accepted", "handled", "returned", "reopened")
 
@@ -75,7 +76,6 @@ _MERGE = (
     .values(reporter_count=_EVENTS.c.reporter_count + 1, updated_at=bindparam("at"))
     .returning(_EVENTS.c.number, _EVENTS.c.status, _EVENTS.c.triage_reason, _EVENTS.c.area_code)
 )
-_INSERT_EVENT, _INSERT_REPORT, _INSERT_TIMELINE = _EVENTS.insert(), _REPORTS.insert(), _TIMELINE.insert()
 
 
 def duplicate_rows(session: Session, category_code: str, cells: list[str], since: datetime,
@@ -97,13 +97,14 @@ def count_merge(session: Session, event_id: str, at: datetime) -> tuple[str, str
 
 
 def insert_intake(session: Session, event: dict | None, report: dict, timeline: list[dict]) -> None:
-    """Insert an intake's rows as built (column values by name; the event first, for the keys)."""
-    conn = session.connection()
-    if event is not None:
-        conn.execute(_INSERT_EVENT, event)
-    conn.execute(_INSERT_REPORT, report)
+    """Insert an intake's rows as built (column values by key; the event first, for the keys), as
+    plain rows on the driver's cursor (``core.rows``)."""
+    dialect = session.get_bind().dialect
+    steps = [rows.insert(dialect, _EVENTS, [event])] if event is not None else []
+    steps.append(rows.insert(dialect, _REPORTS, [report]))
     if timeline:
-        conn.execute(_INSERT_TIMELINE, timeline)
+        steps.append(rows.insert(dialect, _TIMELINE, timeline))
+    rows.run(session, steps)
 
 
 def reports(session: Session, event_id: str, limit: int = 200) -> list[Report]:

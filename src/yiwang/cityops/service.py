@@ -86,7 +86,7 @@ from yiwang.cityops.schemas import (
     TrainingRead,
     TriageDecision,
 )
-from yiwang.core import masking
+from yiwang.core import masking, rows
 from yiwang.core.actor import SYSTEM, Actor
 from yiwang.core.db import new_id, utcnow
 from yiwang.core.errors import AuthenticationRequired, PermissionDenied
@@ -835,8 +835,10 @@ def _apply(session: Session, actor: Actor, plan: IntakePlan) -> tuple[ReportOutc
         repository.insert_intake(session, ev, {**plan.report, "event_id": ev["id"], "merged": False}, timeline)
         log.info("event opened", extra={"event_id": ev["id"], "status": ev["status"], "channel": channel})
     audit_service.record_many(session, actor, audit)
-    for user_id, template, params in notices:
-        notifications_service.notify(session, user_id, template, params)
+    if notices:
+        dialect = session.get_bind().dialect
+        rows.run(session, [notifications_service.prepare_inbox(dialect, user_id, template, params)
+                           for user_id, template, params in notices])
     return ReportOutcome(report_id=report_id, event_id=ev["id"], number=ev["number"], merged=merged is not None,
                          status=ev["status"], triage_reason=ev["triage_reason"]), ev
 

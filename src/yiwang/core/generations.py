@@ -228,12 +228,9 @@ class Memo:
         if self._changed_here(session):
             return load()
         begun = session.info.get(_BEGUN)
-        if begun is None:
-            session.connection()  # begin, which notes the generations
-            begun = session.info.get(_BEGUN)
-            if begun is None:
-                return load()
-        seen = begun[self.name]
+        # A session that has not begun yet takes the generation now: whatever it reads later is at
+        # least as new (a memo hit then costs no connection and no transaction at all).
+        seen = begun[self.name] if begun is not None else stamp(settings, self.name)
         store = self._store(settings)
         current = store.stamp
         if seen != current:
