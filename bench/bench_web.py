@@ -1,6 +1,7 @@
 """HTTP throughput and p99 of the platform's web tier beside a bare ASGI app (``web_bare.py``),
 both served by uvicorn with 2 worker processes on 127.0.0.1 and driven by the same client: 64
-concurrent connections for a few seconds per figure (loopback only, bounded).
+concurrent connections for a few seconds per figure, after a warm-up of the same load that is not
+measured (loopback only, bounded).
 
 Figures: ``GET /healthz`` (the middleware stack alone), ``GET /api/v1/areas/{code}`` (an anonymous
 database read) and ``POST /api/v1/bench/submissions`` — an authenticated (bearer API token) JSON
@@ -38,6 +39,25 @@ from yiwang.core.web import DbSession, SignedInActor, run_unit_of_work
 
 CONCURRENCY = 64
 SECONDS = 4.0
+WARM_UP = 1.5
+"""Seconds every load runs before it is measured (both sides alike): a worker's first requests
+build its route tables, fill its caches and memos and open its connections once in its life."""
+
+
+class Window:
+    """The measured stretch of a load: requests started before ``start`` only warm up (counted in
+    ``warm``, not timed), the rest until ``stop`` are timed."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter() + WARM_UP
+        self.stop = self.start + SECONDS
+        self.warm = 0
+
+    def measured(self, started: float) -> bool:
+        if started < self.start:
+            self.warm += 1
+            return False
+        return True
 ROOT = Path(__file__).resolve().parent.parent
 
 #: A row shaped like an application's (``applications`` table), shared by the bare and platform apps.
@@ -217,32 +237,33 @@ def p95s_alternating(dbs: list[Any], call: Any, calls: int = 300, warm_up: int =
     return list(zip(out, rows, strict=True))
 
 
-async def _connection(host: str, port: int, request: bytes, stop: float, latencies: list[float]) -> None:
+async def _connection(host: str, port: int, request: bytes, window: Window, latencies: list[float]) -> None:
     """One keep-alive HTTP/1.1 connection sending the same request back to back until ``stop`` (a
     minimal client: httpx's pool, not the server, was the bottleneck at 64 connections)."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while time.perf_counter() < stop:
+        while time.perf_counter() < window.stop:
             t = time.perf_counter()
             status, answer = await exchange(reader, writer, request)
             if not 200 <= status < 300:
                 raise RuntimeError(f"{request.split(b' ', 2)[1].decode()}: {status} {answer[:200]!r}")
-            latencies.append(time.perf_counter() - t)
+            if window.measured(t):
+                latencies.append(time.perf_counter() - t)
     finally:
         writer.close()
 
 
 async def _load(url: str, method: str = "GET", token: str | None = None,
                 body: dict[str, Any] | None = None, quantile: float = 0.99) -> tuple[float, float]:
-    """(requests per second, latency at ``quantile`` in ms) of ``CONCURRENCY`` clients for ``SECONDS``."""
+    """(requests per second, latency at ``quantile`` in ms) of ``CONCURRENCY`` clients for ``SECONDS``
+    after ``WARM_UP``."""
     parts = httpx.URL(url)
     request = _request(parts.host, method, parts.raw_path.decode(), token, body)
     latencies: list[float] = []
-    started = time.perf_counter()
-    stop = started + SECONDS
-    await asyncio.gather(*(_connection(parts.host, parts.port or 80, request, stop, latencies)
+    window = Window()
+    await asyncio.gather(*(_connection(parts.host, parts.port or 80, request, window, latencies)
                            for _ in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - window.start
     latencies.sort()
     return len(latencies) / elapsed, latencies[int(len(latencies) * quantile)] * 1000
 

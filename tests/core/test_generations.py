@@ -72,3 +72,30 @@ def test_the_shared_counter_is_seen_by_every_process_of_a_var_dir(tmp_path):
     one.bump()
     one.bump()
     assert two.value() == (0, 2) and one.value() == (2, 2)
+
+
+class TestHolders:
+    """identity's memo of who holds a permission where (used for every event routed)."""
+
+    def test_a_new_grant_and_a_deactivated_user_are_seen_at_once(self, db):
+        from yiwang.core.actor import SYSTEM
+        from yiwang.identity import service as identity_service
+        from yiwang.identity.models import User
+
+        def handler(name: str, area: str) -> str:
+            with db.transaction() as s:
+                return identity_service.create_user(s, SYSTEM, username=name, password=None, kind="staff",
+                                                    display_name=name, grants=[("handler", area, None)]).id
+
+        def holders(area: str) -> list[str]:
+            with db.transaction(write=False) as s:
+                return identity_service.users_with_permission(s, "cityops.handle", area_code=area)
+
+        first = handler("handler.one", "310101")
+        assert holders("310101002") == [first]
+        second = handler("handler.two", "310101002")
+        assert holders("310101002") == sorted([first, second])
+        assert holders("310102") == []
+        with db.transaction() as s:
+            s.get(User, first).is_active = False
+        assert holders("310101002") == [second]

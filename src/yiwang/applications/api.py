@@ -40,9 +40,10 @@ def _prepare(db: Database, actor: Actor, body: ApplicationCreate, key: str | Non
         return service.prepare_filing(session, actor, plan)
 
 
-@router.post("", response_model=ApplicationRead, status_code=201)
-async def create(body: ApplicationCreate, request: Request, response: Response, actor: SignedInActor,
-                 idempotency_key: str | None = Header(default=None)) -> ApplicationRead:
+@router.post("", response_model=ApplicationRead, status_code=201,
+             responses={200: {"model": ApplicationRead, "description": "A retry: the application first filed"}})
+async def create(body: ApplicationCreate, request: Request, actor: SignedInActor,
+                 idempotency_key: str | None = Header(default=None)) -> Response:
     """File an application (a draft, or submitted with ``submit``); a retry with the same
     Idempotency-Key returns the first application with 200."""
     # Checks, look-ups and the rows to write are made in a short read-only unit of work whose
@@ -57,9 +58,9 @@ async def create(body: ApplicationCreate, request: Request, response: Response, 
     else:
         prepared = await run_in_threadpool(_prepare, db, actor, body, idempotency_key)
     app, created = await run_write(db, lambda s: service.apply_filing(s, prepared), plain=True)
-    if not created:
-        response.status_code = 200
-    return app
+    # The answer is already an ApplicationRead: written as JSON by pydantic directly (FastAPI would
+    # validate it again and, for the status, make and merge a second response).
+    return Response(app.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @router.get("", response_model=ApplicationPage)

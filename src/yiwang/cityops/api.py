@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiwang.cityops import open311, service
+from yiwang.cityops import triage as words
 from yiwang.cityops.schemas import (
     BulkDispatchBody,
     CategoryCreate,
@@ -189,6 +190,9 @@ def stand_down(incident_id: str, session: DbSession, actor: SignedInActor) -> In
 
 
 def install(app: FastAPI) -> None:
-    """Mount Open311 GeoReport v2 at /open311/v2 with its own error shape (cityops.open311)."""
+    """Mount Open311 GeoReport v2 at /open311/v2 with its own error shape (cityops.open311), and load
+    the word splitter's dictionary when a worker starts (about a second of CPU, once per process:
+    not on the first report of every new worker)."""
     app.include_router(open311.router)
     open311.install(app)
+    app.router.on_startup.append(words.warm)

@@ -123,6 +123,11 @@ def _tokenizer() -> Any:
     return _jieba
 
 
+def warm() -> None:
+    """Load jieba and its dictionary now (a server worker's start-up), so no request waits for it."""
+    _tokenizer()
+
+
 def _normalise(text: str) -> str:
     # NFKC folds full-width letters, digits and punctuation (common in phone input) into ASCII.
     return unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS]).lower()

@@ -98,19 +98,16 @@ def grant_rows_for_actor(session: Session, user_id: str) -> list[tuple[str, str,
     return [(r, a, d) for r, a, d in session.connection().execute(_GRANT_ROWS, {"user_id": user_id})]
 
 
-def users_with_roles_over(session: Session, roles: Iterable[str], area_code: str,
-                          department_id: str | None) -> list[str]:
-    """Ids of users holding one of ``roles`` over a subtree containing ``area_code`` (and, when the
-    grant names a department, that department). The grant table is small and indexed by area."""
-    prefixes = [area_code[:n] for n in range(1, len(area_code) + 1)]
-    dept = RoleGrant.department_id.is_(None)
-    if department_id is not None:
-        dept = or_(dept, RoleGrant.department_id == department_id)
-    stmt = (select(RoleGrant.user_id).distinct().join(User, User.id == RoleGrant.user_id)
-            .where(RoleGrant.role.in_(sorted(set(roles))), RoleGrant.area_code.in_(prefixes), dept,
-                   User.is_active.is_(True))
-            .order_by(RoleGrant.user_id))
-    return list(session.scalars(stmt))
+def grants_of_roles(session: Session, roles: Iterable[str]) -> dict[str, tuple[tuple[str, str | None], ...]]:
+    """Area code → (user id, department id or None) of every grant of ``roles`` held by an active
+    user (staff roles: thousands of rows at most, read in one query)."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for area, user_id, dept in session.execute(
+            select(RoleGrant.area_code, RoleGrant.user_id, RoleGrant.department_id)
+            .join(User, User.id == RoleGrant.user_id)
+            .where(RoleGrant.role.in_(sorted(set(roles))), User.is_active.is_(True))):
+        out.setdefault(area, []).append((user_id, dept))
+    return {area: tuple(found) for area, found in out.items()}
 
 
 def get_grant(session: Session, grant_id: str) -> RoleGrant | None:

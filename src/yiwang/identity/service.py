@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from yiwang.core.actor import ANONYMOUS, Actor, Grant
 from yiwang.core.db import utcnow
 from yiwang.core.errors import PermissionDenied
+from yiwang.core.generations import Memo
 from yiwang.core.ids import new_id
 from yiwang.core.jobs import settings_for
 from yiwang.core.settings import Settings
@@ -316,15 +317,25 @@ def actor_for_username(session: Session, username: str, *, mfa: bool = True) -> 
     return build_actor(session, user, mfa=mfa)
 
 
+_HOLDERS = Memo("identity.grants", frozenset({"users", "role_grants", "role_permissions", "permissions",
+                                              "policy_versions"}))
+"""Per set of roles, the active users' grants of them by area code, as read while no user, grant or
+policy changes (``core.generations``): who handles or heads what is asked for every event routed
+and every task escalated, across thousands of grids."""
+
+
 def users_with_permission(session: Session, permission: str, *, area_code: str,
                           department_id: str | None = None) -> list[str]:
     """Ids of the users whose grants give ``permission`` over ``area_code`` (and the department,
     when their grant is limited to one): e.g. the heads a late task is escalated to."""
     state = current_policy(session)
-    roles = [r for r, perms in state.permissions.items() if permission in perms]
+    roles = tuple(sorted(r for r, perms in state.permissions.items() if permission in perms))
     if not roles:
         return []
-    return repo.users_with_roles_over(session, roles, area_code, department_id)
+    by_area = _HOLDERS.get(session, roles, lambda: repo.grants_of_roles(session, roles))
+    found = {user_id for n in range(1, len(area_code) + 1) for user_id, dept in by_area.get(area_code[:n], ())
+             if dept is None or dept == department_id}
+    return sorted(found)
 
 
 def user_requires_mfa(session: Session, user_id: str) -> bool:
