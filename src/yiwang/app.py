@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import cookie_parser
+from starlette.routing import Match
 
 from yiwang.core.context import bound, locale_var
 from yiwang.core.db import Database
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if install:
                     install(app)
     _summaries_from_docstrings(app)
+    _guard_routers(app)
     # Added last, so it is the outermost: every answer, CSRF refusals included, carries the request id.
     app.add_middleware(ContextMiddleware, settings=settings)
     return app
@@ -240,6 +242,54 @@ def api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
                 yield from walk(r.original_router.routes, prefix + r.include_context.prefix)
 
     return list(walk(app.router.routes))
+
+
+def _static_prefixes(routes: Any, prefix: str = "") -> set[str] | None:
+    """What every path a router's routes can match starts with (each route's path up to its first
+    parameter), or None when one of them could match any path."""
+    out: set[str] = set()
+    for r in routes:
+        if hasattr(r, "original_router"):
+            found = _static_prefixes(r.original_router.routes, prefix + r.include_context.prefix)
+            if found is None:
+                return None
+            out |= found
+            continue
+        path = getattr(r, "path", None)
+        if not isinstance(path, str):
+            return None
+        static = (prefix + path).split("{", 1)[0]
+        if not static.startswith("/"):
+            return None
+        out.add(static)
+    return out
+
+
+def _guard_routers(app: FastAPI) -> None:
+    """Let each included router refuse at once a request whose path none of its routes' fixed
+    beginnings starts. FastAPI tries every route of every router in turn, a regular expression
+    each: 0.4 ms for a path served late in the list, more than the rest of a small request. The
+    order and the answers do not change: a router that is skipped could not have matched."""
+    for entry in app.router.routes:
+        original = getattr(entry, "original_router", None)
+        if original is None:
+            continue
+        prefixes = _static_prefixes(original.routes, entry.include_context.prefix)
+        if prefixes is None:
+            continue
+        entry.matches = _guarded(entry.matches, tuple(sorted(prefixes)))
+
+
+def _guarded(matches: Any, prefixes: tuple[str, ...]) -> Any:
+    def guarded(scope: dict[str, Any]) -> Any:
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root):]  # as Starlette's routes see it behind a proxy's prefix
+        if not path.startswith(prefixes):
+            return Match.NONE, {}
+        return matches(scope)
+
+    return guarded
 
 
 def _summaries_from_docstrings(app: FastAPI) -> None:

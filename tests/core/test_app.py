@@ -100,3 +100,31 @@ class TestRequestLog:
         assert data["route"] == "/api/v1/test-echo/{value}"
         assert "110101199003077777" not in line
         assert "13800138000" not in line
+
+
+class TestRouterGuard:
+    """Included routers skip a path none of their routes can match (app._guard_routers): the
+    answers are the same as without the guard, behind a proxy's root path too."""
+
+    def test_every_kind_of_path_is_still_routed(self, client):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/v1/areas/nowhere").status_code == 404  # a routed 404 (JSON error)
+        assert client.get("/api/v1/areas/nowhere").json()["error"]
+        assert client.get("/open311/v2/discovery.json").status_code == 200
+        assert client.get("/no/such/page", headers={"accept": "application/json"}).status_code == 404
+
+    def test_a_root_path_is_taken_off_first(self, app):
+        from fastapi.testclient import TestClient
+
+        with TestClient(app, root_path="/yiwang") as c:
+            assert c.get("/yiwang/healthz").status_code == 200
+            assert c.get("/yiwang/open311/v2/discovery.json").status_code == 200
+
+    def test_a_guarded_router_refuses_without_trying_its_routes(self, app):
+        from starlette.routing import Match
+
+        guarded = [r for r in app.router.routes if getattr(r.matches, "__name__", "") == "guarded"]
+        assert len(guarded) > 10
+        scope = {"type": "http", "method": "GET", "path": "/open311/v2/discovery.json", "root_path": "",
+                 "headers": [], "query_string": b""}
+        assert sum(r.matches(scope)[0] == Match.FULL for r in guarded) == 1
