@@ -317,9 +317,15 @@ def actor_for_username(session: Session, username: str, *, mfa: bool = True) -> 
     return build_actor(session, user, mfa=mfa)
 
 
+def _holders(session: Session, permission: str) -> dict[str, tuple[tuple[str, str | None], ...]]:
+    state = current_policy(session)
+    roles = tuple(sorted(r for r, perms in state.permissions.items() if permission in perms))
+    return repo.grants_of_roles(session, roles) if roles else {}
+
+
 _HOLDERS = Memo("identity.grants", frozenset({"users", "role_grants", "role_permissions", "permissions",
                                               "policy_versions"}))
-"""Per set of roles, the active users' grants of them by area code, as read while no user, grant or
+"""Per permission, the active users' grants of the roles that hold it, by area code, as read while no user, grant or
 policy changes (``core.generations``): who handles or heads what is asked for every event routed
 and every task escalated, across thousands of grids."""
 
@@ -328,11 +334,7 @@ def users_with_permission(session: Session, permission: str, *, area_code: str,
                           department_id: str | None = None) -> list[str]:
     """Ids of the users whose grants give ``permission`` over ``area_code`` (and the department,
     when their grant is limited to one): e.g. the heads a late task is escalated to."""
-    state = current_policy(session)
-    roles = tuple(sorted(r for r, perms in state.permissions.items() if permission in perms))
-    if not roles:
-        return []
-    by_area = _HOLDERS.get(session, roles, lambda: repo.grants_of_roles(session, roles))
+    by_area = _HOLDERS.get(session, permission, lambda: _holders(session, permission))
     found = {user_id for n in range(1, len(area_code) + 1) for user_id, dept in by_area.get(area_code[:n], ())
              if dept is None or dept == department_id}
     return sorted(found)
