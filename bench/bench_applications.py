@@ -1,11 +1,12 @@
 """Issue 3 (一网通办) figures of the applications domain, each beside its baseline of the same run.
 
 a) Submissions over HTTP: ``POST /api/v1/applications`` with ``submit=true`` (a whole submission:
-   form checked against the item's schema, materials the platform holds looked up, form encrypted,
-   application, branch, materials, timeline event, audit entries and the applicant's notification
-   in one transaction), 64 keep-alive clients each signed in with its own citizen's API token and
-   a fresh ``Idempotency-Key`` per request, served by uvicorn with 2 workers on a temporary SQLite
-   database — beside the bare ASGI app's raw ``sqlite3`` insert + commit of one application-shaped
+   form checked against the item's schema, materials the platform holds looked up, form encrypted
+   and every row built in the plan; application, branch, materials, timeline event, audit entry and
+   the applicant's notification written by the apply in the worker's group commit, ADR 0014), 64 keep-alive clients each signed in with its own citizen's API token and
+   a fresh ``Idempotency-Key`` per request, measured for ``SECONDS`` after ``WARM_UP`` seconds of
+   the same load (``bench_web.Window``; the bare side alike), served by uvicorn with 2 workers on a
+   temporary SQLite database — beside the bare ASGI app's raw ``sqlite3`` insert + commit of one application-shaped
    row (``bench/web_bare.py``) on the same file, server and client. The item filed is the bench
    world's 食品经营许可 whose only material is the applicant's ID card, which the person registry
    stands in for (两个免于提交), so no upload is needed per request.

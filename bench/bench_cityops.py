@@ -2,10 +2,12 @@
 
 a) Report intake over HTTP: ``POST /api/v1/cityops/reports/citizen`` with no category (the trained
    classifier decides), a point in a random grid of the demo city (so nearly none merges: the
-   duplicate check runs and finds nothing), routed by the demo's rules — event, report, timeline,
-   audit entries and notifications in one transaction — from 64 keep-alive clients, each a citizen
-   with its own API token, served by ``python -m yiwang.core.server`` with 2 workers on a temporary
-   SQLite database that holds the demo city, its categories, rules and staff, a few hundred events
+   duplicate check runs and finds nothing), routed by the demo's rules — planned outside the
+   writer's turn, then event, report, timeline, audit entries and notifications written in the
+   worker's group commit (ADR 0014) — from 64 keep-alive clients, each a citizen with its own API
+   token, measured for ``SECONDS`` after ``WARM_UP`` seconds of the same load
+   (``bench_web.Window``; the bare side alike), served by ``python -m yiwang.core.server`` with 2
+   workers on a temporary SQLite database that holds the demo city, its categories, rules and staff, a few hundred events
    and the classifier trained on them (``yiwang.demo.cityops``); beside the bare insert endpoint
    (``bench/web_bare.py``) on the same file, server and client. Target ≥ 1,000 reports/s.
 
