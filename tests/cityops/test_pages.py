@@ -359,6 +359,32 @@ class TestRoutingRulesPage:
         assert rules_of(session, "SSGL") == [(1, False, city["dept"], None), (2, True, None, None)]
         assert "已停用：事件进入待研判" in client.get(sent.headers["location"], headers=HTML).text
 
+    def test_a_grid_worker_is_chosen_by_name_and_one_elsewhere_is_refused_in_chinese(self, client, as_actor,
+                                                                                     session, dispatcher, city):
+        from yiwang.core.actor import SYSTEM
+        from yiwang.identity import service as identity_service
+
+        worker = identity_service.create_user(session, SYSTEM, username="grid.worker", password=None, kind="staff",
+                                              display_name="王网格", grants=[("grid_worker", GRID, None)])
+        session.commit()
+        as_actor(dispatcher)
+        page = client.get("/cityops/rules", headers=HTML).text
+        assert f'<option value="{worker.id}">王网格</option>' in page
+
+        sent = client.post("/cityops/rules", headers=HTML, follow_redirects=False,
+                           data={"category_code": "SSGL", "area_prefix": OTHER_STREET, "target": city["dept"],
+                                 "user_id": worker.id})
+        assert sent.status_code == 422
+        assert "网格员须为在本规则区域内处置事件的在用账号。" in sent.text
+        assert f'<option value="{worker.id}" selected>' in sent.text
+        sent = client.post("/cityops/rules", headers=HTML, follow_redirects=False,
+                           data={"category_code": "SSGL", "area_prefix": STREET, "target": city["dept"],
+                                 "user_id": worker.id})
+        assert sent.status_code == 303
+        session.rollback()
+        assert session.scalar(select(RoutingRule.user_id).where(RoutingRule.current.is_(True),
+                                                                RoutingRule.area_prefix == STREET)) == worker.id
+
     def test_an_unknown_category_re_shows_the_form_in_chinese_with_the_choices_kept(self, client, as_actor,
                                                                                     session, dispatcher, city):
         as_actor(dispatcher)

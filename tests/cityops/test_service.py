@@ -396,6 +396,24 @@ class TestRoutingRules:
         session.rollback()
         assert [r.version for r in cityops_service.list_rules(session, dispatcher, category_code="SRHJ")] == [1]
 
+    def test_a_rules_grid_worker_must_handle_events_in_its_area(self, session, dispatcher, city):
+        from yiwang.identity import service as identity_service
+
+        worker = identity_service.create_user(session, SYSTEM, username="grid.worker", password=None, kind="staff",
+                                              display_name="王网格", grants=[("grid_worker", GRID, None)])
+        elsewhere = identity_service.create_user(session, SYSTEM, username="grid.elsewhere", password=None,
+                                                 kind="staff", display_name="李网格",
+                                                 grants=[("grid_worker", OTHER_STREET + "001001", None)])
+        session.commit()
+        for user_id in ("01JNOBODY00000000000000001", elsewhere.id):
+            with pytest.raises(errors.RuleUserInvalid):
+                cityops_service.create_rule(session, dispatcher, RuleCreate(
+                    category_code="SSGL", area_prefix=STREET, department_id=city["dept"], user_id=user_id))
+            session.rollback()
+        rule = cityops_service.create_rule(session, dispatcher, RuleCreate(
+            category_code="SSGL", area_prefix=STREET, department_id=city["dept"], user_id=worker.id))
+        assert rule.user_id == worker.id
+
     def test_a_retired_rule_sends_events_to_triage(self, session, citizen, dispatcher, city, report):
         cityops_service.create_rule(session, dispatcher, RuleCreate(category_code="SRHJ", area_prefix=DISTRICT,
                                                                     department_id=None))

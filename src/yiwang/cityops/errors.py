@@ -171,6 +171,11 @@ class RuleInvalid(ValidationFailed):
     message = "A routing rule names a category, an area and a department (a team or grid worker is optional)."
 
 
+class RuleUserInvalid(ValidationFailed):
+    code = "routing_rule_user_invalid"
+    message = "The grid worker must be an active account that handles events in the rule's area."
+
+
 class ClassifierUnavailable(ValidationFailed):
     code = "classifier_unavailable"
     message = "The classifier cannot be trained: {reason}"

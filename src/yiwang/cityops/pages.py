@@ -58,6 +58,7 @@ from yiwang.core.web import (
 )
 from yiwang.files import errors as files_errors
 from yiwang.files import service as files_service
+from yiwang.identity import service as identity_service
 
 router = APIRouter(tags=["cityops"], include_in_schema=False)
 
@@ -787,8 +788,16 @@ DONE_MESSAGES.update({
 
 
 # -- dispatchers: routing rules (派单规则) ------------------------------------------------------------
+def _grid_workers(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """(user id, name) of the grid workers in the areas where the actor routes events."""
+    ids = {u for scope in actor.scopes("cityops.route")
+           for u in identity_service.holders_near(session, "cityops.patrol", scope.area_code)}
+    names = identity_service.display_names(session, ids)
+    return sorted(names.items(), key=lambda pair: (pair[1], pair[0]))
+
+
 def _rules_ctx(session: Session, actor: Actor, rules: list[RuleRead]) -> dict[str, Any]:
-    return {"categories": _categories(session), "names": _category_names(session),
+    return {"categories": _categories(session), "names": _category_names(session), "workers": _grid_workers(session, actor),
             "places": _places_for(session, actor, "cityops.route"),
             "targets": _targets(session, actor, "cityops.route"),
             "area_names": _area_names(session, {r.area_prefix for r in rules}),
@@ -841,7 +850,8 @@ def rule_page(rule_id: str, request: Request, session: DbSession, actor: Current
 
 _RULE_FIELD_OF = {"category_unknown": "category_code", "event_category_required": "category_code",
                   "event_area_unknown": "area_prefix", "routing_rule_invalid": "form",
-                  "event_department_unknown": "target", "routing_rule_target_outside": "target"}
+                  "event_department_unknown": "target", "routing_rule_target_outside": "target",
+                  "routing_rule_user_invalid": "user_id"}
 
 
 def _rule_post(request: Request, session: Session, actor: Actor, fields: dict[str, str]) -> Response:

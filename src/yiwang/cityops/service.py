@@ -1338,6 +1338,8 @@ def create_rule(session: Session, actor: Actor, body: RuleCreate) -> RuleRead:
     if body.department_id:
         _check_target(session, DispatchBody(department_id=body.department_id, team_id=body.team_id))
         _check_homed_in(session, prefix, [body.department_id] + ([body.team_id] if body.team_id else []))
+        if body.user_id and body.user_id not in identity_service.holders_near(session, "cityops.handle", prefix):
+            raise errors.RuleUserInvalid()
     elif body.team_id or body.user_id:
         raise errors.RuleInvalid()
     old = repository.current_rule(session, body.category_code, prefix)

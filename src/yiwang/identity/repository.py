@@ -110,6 +110,13 @@ def grants_of_roles(session: Session, roles: Iterable[str]) -> dict[str, tuple[t
     return {area: tuple(found) for area, found in out.items()}
 
 
+def display_names(session: Session, user_ids: list[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    return {i: (d or u) for i, d, u in session.execute(
+        select(User.id, User.display_name, User.username).where(User.id.in_(user_ids)))}
+
+
 def get_grant(session: Session, grant_id: str) -> RoleGrant | None:
     return session.get(RoleGrant, grant_id)
 

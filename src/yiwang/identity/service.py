@@ -340,6 +340,19 @@ def users_with_permission(session: Session, permission: str, *, area_code: str,
     return sorted(found)
 
 
+def holders_near(session: Session, permission: str, area_code: str) -> list[str]:
+    """Ids of the active users whose grants give ``permission`` over ``area_code``, one of the areas
+    above it or one inside it (the grid workers of a community, say), in id order."""
+    by_area = _HOLDERS.get(session, permission, lambda: _holders(session, permission))
+    return sorted({user_id for area, holders in by_area.items()
+                   if area.startswith(area_code) or area_code.startswith(area) for user_id, _dept in holders})
+
+
+def display_names(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
+    """User id → display name (or username) of up to 1,000 accounts, for labels on staff pages."""
+    return repo.display_names(session, sorted(set(user_ids))[:1000])
+
+
 def user_requires_mfa(session: Session, user_id: str) -> bool:
     """Whether any of the user's roles holds a sensitive permission (so TOTP is required)."""
     state = current_policy(session)
