@@ -99,3 +99,13 @@ class TestHolders:
         with db.transaction() as s:
             s.get(User, first).is_active = False
         assert holders("310101002") == [second]
+
+
+def test_a_memo_forgets_after_its_time_to_live(db):
+    """A change made on another host bumps no generation here: the time to live bounds it."""
+    memo = Memo("test-ttl", frozenset({"areas"}), ttl=0.0)
+    add_area(db, "94", "丁市")
+    with db.transaction(write=False) as s:
+        assert memo.get(s, "94", lambda: "first") == "first"
+    with db.transaction(write=False) as s:
+        assert memo.get(s, "94", lambda: "again") == "again"

@@ -14,9 +14,10 @@ snapshot on PostgreSQL. A value read in a transaction is therefore never stored 
 generation newer than what it saw; an older transaction's reads are served but not stored, and a
 session holding its own uncommitted change to a watched table bypasses the memo altogether.
 
-Not seen: writes that bypass the ORM (``core.rows`` is for hot inserts of other tables; raw SQL
-in migrations — restart the processes after one) and processes on another host that share the
-database but not the ``var_dir`` (give them a shared ``var_dir``, or keep one host per database).
+Not seen at once: writes that bypass the ORM (``core.rows`` is for hot inserts of other tables;
+raw SQL in migrations — restart the processes after one) and changes made on another host, whose
+processes share the database but not this ``var_dir``: a memo forgets everything it read after
+:data:`TTL_SECONDS`, which bounds how late those are seen.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import fcntl
 import mmap
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -182,15 +184,19 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
 # -- memos -------------------------------------------------------------------------------------------
 
 _MISS = object()
+TTL_SECONDS = 10.0
+"""How long a memo keeps what it read at most: the bound on how late a change made on another host
+(whose processes share the database but not this ``var_dir``) is seen."""
 
 
 class _Store:
-    __slots__ = ("entries", "settings", "stamp")
+    __slots__ = ("born", "entries", "settings", "stamp")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stamp: Stamp = (-1, -1)
         self.entries: dict[Hashable, Any] = {}
+        self.born = time.monotonic()
 
 
 class Memo:
@@ -198,10 +204,12 @@ class Memo:
     Each deployment's (settings') values are kept apart: a process may serve more than one database
     (the tests do), and a session without settings is never served from the memo."""
 
-    def __init__(self, name: str, tables: frozenset[str], max_entries: int = 10_000) -> None:
+    def __init__(self, name: str, tables: frozenset[str], max_entries: int = 10_000,
+                 ttl: float = TTL_SECONDS) -> None:
         watch(name, tables)
         self.name = name
         self.max_entries = max_entries
+        self.ttl = ttl
         self._stores: dict[int, _Store] = {}
         self._lock = threading.Lock()
 
@@ -240,6 +248,9 @@ class Memo:
                 if store.stamp == current:
                     store.entries = {}
                     store.stamp = seen
+        if time.monotonic() - store.born > self.ttl:
+            with self._lock:
+                store.entries, store.born = {}, time.monotonic()
         value = store.entries.get(key, _MISS)
         if value is not _MISS:
             return value  # type: ignore[return-value]
