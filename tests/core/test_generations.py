@@ -109,3 +109,18 @@ def test_a_memo_forgets_after_its_time_to_live(db):
         assert memo.get(s, "94", lambda: "first") == "first"
     with db.transaction(write=False) as s:
         assert memo.get(s, "94", lambda: "again") == "again"
+
+
+def test_generations_hold_no_file_open(tmp_path):
+    """A process serving many deployments (the test suite does) must not run out of descriptors."""
+    import gc
+    import os
+
+    from yiwang.core.generations import MAX_GENERATIONS, shared_generation
+    from yiwang.core.settings import Settings
+
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(3 * MAX_GENERATIONS):
+        shared_generation(Settings(var_dir=tmp_path / f"d{i}"), "test-fds").bump()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before + MAX_GENERATIONS

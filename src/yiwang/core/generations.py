@@ -44,21 +44,25 @@ Stamp = tuple[int, int]
 
 class Generation:
     """A counter bumped after every committed change to its tables: in this process, and in a
-    memory-mapped file shared by the processes of one ``var_dir`` (when it can be made)."""
+    memory-mapped file shared by the processes of one ``var_dir`` (when it can be made). The
+    mapping keeps a descriptor of its own (CPython duplicates it); ours is closed at once, and a
+    bump opens the file for the moment of its lock. :func:`shared_generation` keeps at most
+    :data:`MAX_GENERATIONS`, so a process serving many deployments (the tests) holds few files."""
 
     def __init__(self, path: Path | None) -> None:
         self.local = 0
         self._path = path
         self._map: mmap.mmap | None = None
-        self._fd: int | None = None
         if path is not None:
             with contextlib.suppress(OSError):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                if os.fstat(fd).st_size < 8:
-                    os.ftruncate(fd, 8)
-                self._map = mmap.mmap(fd, 8)
-                self._fd = fd
+                try:
+                    if os.fstat(fd).st_size < 8:
+                        os.ftruncate(fd, 8)
+                    self._map = mmap.mmap(fd, 8)
+                finally:
+                    os.close(fd)
 
     def value(self) -> Stamp:
         shared = int.from_bytes(self._map[:8], "little") if self._map is not None else 0
@@ -66,14 +70,20 @@ class Generation:
 
     def bump(self) -> None:
         self.local += 1
-        if self._map is not None and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                self._map[:8] = (int.from_bytes(self._map[:8], "little") + 1).to_bytes(8, "little")
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._map is None or self._path is None:
+            return
+        try:
+            fd = os.open(self._path, os.O_RDWR)
+        except OSError:  # the file is gone (its var_dir was removed): this process's count still moved
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._map[:8] = (int.from_bytes(self._map[:8], "little") + 1).to_bytes(8, "little")
+        finally:
+            os.close(fd)  # releases the lock
 
 
+MAX_GENERATIONS = 128
 _generations: dict[tuple[str | None, str], Generation] = {}
 _generations_lock = threading.Lock()
 
@@ -86,6 +96,9 @@ def shared_generation(settings: Settings | None, name: str) -> Generation:
     if found is None:
         with _generations_lock:
             path = Path(key[0]) / "run" / f"{name}.generation" if key[0] is not None else None
+            if len(_generations) >= MAX_GENERATIONS:  # a process serving many deployments: the tests
+                for old in [k for k in _generations if k[0] is not None][:MAX_GENERATIONS // 2]:
+                    del _generations[old]  # its mapping goes when nothing holds it any more
             found = _generations.setdefault(key, Generation(path))
     return found
 
@@ -112,6 +125,8 @@ def _shared_of(settings: Settings | None, name: str) -> Generation | None:
         return None
     found = _by_settings.get(id(settings))
     if found is None or found[0] is not settings:
+        if len(_by_settings) >= 64:
+            _by_settings.clear()
         found = _by_settings[id(settings)] = (settings, {})
     gens = found[1]
     gen = gens.get(name)
