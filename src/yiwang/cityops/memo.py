@@ -98,6 +98,8 @@ def _generations(settings: Settings) -> tuple[IdentityGeneration, IdentityGenera
     key = str(settings.var_dir)
     found = _shared.get(key)
     if found is None:
+        if len(_shared) >= 16:  # a process serving many deployments (the tests): hold few files open
+            _shared.clear()
         found = _shared[key] = (shared_generation(settings, "cityops"), identity_generation(settings))
     return found
 

@@ -83,7 +83,7 @@ class Generation:
             os.close(fd)  # releases the lock
 
 
-MAX_GENERATIONS = 128
+MAX_GENERATIONS = 64
 _generations: dict[tuple[str | None, str], Generation] = {}
 _generations_lock = threading.Lock()
 
@@ -125,7 +125,7 @@ def _shared_of(settings: Settings | None, name: str) -> Generation | None:
         return None
     found = _by_settings.get(id(settings))
     if found is None or found[0] is not settings:
-        if len(_by_settings) >= 64:
+        if len(_by_settings) >= 16:
             _by_settings.clear()
         found = _by_settings[id(settings)] = (settings, {})
     gens = found[1]
