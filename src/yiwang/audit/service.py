@@ -183,11 +183,8 @@ def record(
 
     ``detail`` holds ids and non-personal facts only. The request id and source address come from
     ``core.context``."""
-    settings = settings_of(session)
-    rid = current_request_id()
-    values = _row(_common(actor, rid, source_ip_var.get()), action, target_type, target_id, area_code,
-                  purpose, outcome, detail)
-    _append(session, settings, _chain_for(settings, rid), [values])
+    append(session, [prepare(actor, action, target_type=target_type, target_id=target_id, area_code=area_code,
+                             purpose=purpose, outcome=outcome, detail=detail)])
 
 
 @dataclass(frozen=True, slots=True)

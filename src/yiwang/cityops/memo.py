@@ -29,8 +29,9 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from yiwang.core.generations import Generation, shared_generation
 from yiwang.core.settings import Settings
-from yiwang.identity.web import IdentityGeneration, identity_generation, shared_generation
+from yiwang.identity.web import identity_generation
 
 T = TypeVar("T")
 
@@ -90,10 +91,10 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-_shared: dict[str, tuple[IdentityGeneration, IdentityGeneration]] = {}
+_shared: dict[str, tuple[Generation, Generation]] = {}
 
 
-def _generations(settings: Settings) -> tuple[IdentityGeneration, IdentityGeneration]:
+def _generations(settings: Settings) -> tuple[Generation, Generation]:
     """The deployment's (cityops, identity) generations, found once per ``var_dir``."""
     key = str(settings.var_dir)
     found = _shared.get(key)

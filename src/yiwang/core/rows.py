@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 _NAME = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
-def _placeholder(dialect: Dialect) -> str:
+def _param_mark(dialect: Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
@@ -67,7 +67,7 @@ def _plan(dialect: Dialect, table: Table, given: tuple[str, ...], skip_conflict:
                 if default is not None and not (default.is_scalar or default.is_callable):
                     raise ValueError(f"{table.name}.{column.key}: only scalar or callable defaults")
                 columns.append((column.key, column.name, default, column.type._cached_bind_processor(dialect)))
-        mark = _placeholder(dialect)
+        mark = _param_mark(dialect)
         sql = (f"INSERT INTO {table.name} ({', '.join(name for _, name, _, _ in columns)}) "
                f"VALUES ({', '.join([mark] * len(columns))})")
         if skip_conflict:
@@ -124,7 +124,7 @@ def insert_objects(dialect: Dialect, objects: list[Any], *, skip_conflict: tuple
 
 class Statement:
     """A fixed statement written with ``:name`` parameters, run on the driver's cursor: the
-    text is turned into the driver's placeholders once per database."""
+    text is turned into the driver's parameter marks once per database."""
 
     __slots__ = ("_by_dialect", "text")
 
@@ -136,7 +136,7 @@ class Statement:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             names = tuple(_NAME.findall(self.text))
-            found = self._by_dialect[dialect.name] = (_NAME.sub(_placeholder(dialect), self.text), names)
+            found = self._by_dialect[dialect.name] = (_NAME.sub(_param_mark(dialect), self.text), names)
         return found
 
     def run(self, session: Session, **params: Any) -> Any:

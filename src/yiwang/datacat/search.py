@@ -15,7 +15,7 @@ values and sort keys, about 100 bytes a resource): a filter is a vector comparis
 every facet over every open resource) is a few milliseconds and no SQL. The snapshot is rebuilt when
 the catalogue's generation moves: a counter that every committed change to the catalogue's tables
 bumps, in this process and in a memory-mapped file shared by the processes of one ``var_dir``
-(identity's :class:`~yiwang.identity.web.IdentityGeneration`); view and download counters do not
+(:class:`~yiwang.core.generations.Generation`); view and download counters do not
 move it. Whole answers are also cached per process for the same generation.
 """
 
@@ -34,10 +34,10 @@ import numpy as np
 from sqlalchemy import delete, event, insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from yiwang.core.generations import Generation, shared_generation
 from yiwang.core.settings import Settings
 from yiwang.datacat.models import DataResource, Distribution, SearchTerm
 from yiwang.datacat.schemas import TOPICS
-from yiwang.identity.web import IdentityGeneration, shared_generation
 
 MAX_TERM = 40
 MAX_ROWS = 1000
@@ -150,7 +150,7 @@ _CHANGED = "yiwang.datacat.changed"
 _process_generation = shared_generation(None, "datacat")
 
 
-def catalogue_generation(settings: Settings | None) -> IdentityGeneration:
+def catalogue_generation(settings: Settings | None) -> Generation:
     """The shared generation of a deployment's catalogue (a file under its ``var_dir``)."""
     return shared_generation(settings, "datacat")
 

@@ -113,14 +113,10 @@ _CHANGED = "yiwang.identity.changed"
 MAX_ENTRIES = 10_000
 
 
-IdentityGeneration = Generation
-"""The identity generation's class (``core.generations``)."""
-
-
 _process_generation = shared_generation(None, "identity")
 
 
-def identity_generation(settings: Settings | None) -> IdentityGeneration:
+def identity_generation(settings: Settings | None) -> Generation:
     """The shared generation of a deployment's identity data (its ``var_dir``); the process-wide one
     without settings."""
     return shared_generation(settings, "identity")
