@@ -147,3 +147,38 @@ class TestPlainUnits:
             failing.result(timeout=30)
         assert users(db) == ["a", "b", "c"]
         assert committer.batches == 2
+
+
+class TestAwaitedUnits:
+    def test_units_awaited_on_a_loop_are_answered_together_each_with_its_own_outcome(self, committer, db):
+        import asyncio
+
+        gate = threading.Event()
+        hops: list[int] = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            real = loop.call_soon_threadsafe
+
+            def counting(callback, *args, **kwargs):
+                if getattr(callback, "__name__", "") == "_settle":
+                    hops.append(len(args[0]))
+                return real(callback, *args, **kwargs)
+
+            loop.call_soon_threadsafe = counting
+            blocker = loop.run_in_executor(None, lambda: committer.submit(lambda s: gate.wait(10)).result(30))
+            await asyncio.sleep(0.2)  # the blocker holds the writer: the units below wait together
+            good = [asyncio.ensure_future(committer.run(plain_note(f"a{i}"), plain=True)) for i in range(5)]
+            failing = asyncio.ensure_future(committer.run(plain_note("bad", fail=True), plain=True))
+            gone = asyncio.ensure_future(committer.run(plain_note("gone"), plain=True))
+            await asyncio.sleep(0.05)
+            gone.cancel()  # its request went away before the writer reached it
+            gate.set()
+            await blocker
+            assert await asyncio.gather(*good) == [f"a{i}" for i in range(5)]
+            with pytest.raises(ValidationFailed):
+                await failing
+
+        asyncio.run(main())
+        assert users(db) == [f"a{i}" for i in range(5)]  # not the failing one, not the cancelled one
+        assert 6 in hops  # five answers and one error reached the loop in one hop

@@ -19,6 +19,7 @@ the cityops service turns them into ``AppError`` for people.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -161,7 +162,15 @@ def features(text: str) -> list[str]:
 
 
 def feature_counts(text: str) -> Counter[str]:
-    """The counts of a text's features (jieba words and character bigrams), for :func:`similarity`."""
+    """The counts of a text's features (jieba words and character bigrams), for :func:`similarity`;
+    shared, not to be changed. An open event's text is compared with every later report near it
+    for a day, inside the writer's turn (the duplicate check): the last few thousand texts are
+    tokenised once per process, not once per comparison."""
+    return _counts_of(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _counts_of(text: str) -> Counter[str]:
     return Counter(features(text))
 
 

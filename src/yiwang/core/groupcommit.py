@@ -46,7 +46,48 @@ T = TypeVar("T")
 MAX_BATCH = 128
 """Units in one transaction at most: bounds the time a unit can wait behind others."""
 
-_Unit = tuple[Callable[[Session], Any], contextvars.Context, Future, bool]
+class _Awaited:
+    """The answer slot of a unit awaited on an event loop (:meth:`GroupCommitter.run`): settled
+    with the other units of its batch waiting on the same loop in one hop to that loop, instead
+    of one wake-up of the loop per unit."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return not self.future.cancelled()  # read from the writer thread: a late cancel only loses the race
+
+
+_Unit = tuple[Callable[[Session], Any], contextvars.Context, "Future | _Awaited", bool]
+
+
+def _settle(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """On the loop: hand each awaiting request its unit's result or error."""
+    for future, value, error in answers:
+        if future.done():  # its request was cancelled meanwhile
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+def _answer(done: list[tuple[Future | _Awaited, Any, BaseException | None]]) -> None:
+    """Settle a batch's units: thread futures at once, awaited ones in one hop per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+    for slot, value, error in done:
+        if isinstance(slot, _Awaited):
+            by_loop.setdefault(slot.loop, []).append((slot.future, value, error))
+        elif error is not None:
+            slot.set_exception(error)
+        else:
+            slot.set_result(value)
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop was closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, answers)
 
 
 class WriterTurn:
@@ -107,7 +148,10 @@ class GroupCommitter:
 
     async def run(self, fn: Callable[[Session], T], *, plain: bool = False) -> T:
         """``fn(session)`` in the next group commit, awaited without holding a thread."""
-        return await asyncio.wrap_future(self.submit(fn, plain=plain))
+        slot = _Awaited(asyncio.get_running_loop())
+        self._queue.put((fn, contextvars.copy_context(), slot, plain))
+        self._ensure_thread()
+        return await slot.future
 
     def close(self) -> None:
         """Finish what is queued and stop the thread."""
@@ -152,7 +196,7 @@ class GroupCommitter:
             self._run_in_turn(batch)
 
     def _run_in_turn(self, batch: list[_Unit]) -> None:
-        done: list[tuple[Future, Any, BaseException | None]] = []
+        done: list[tuple[Future | _Awaited, Any, BaseException | None]] = []
         session = self._db.session(write=True)
         try:
             for fn, context, future, plain in batch:
@@ -174,21 +218,16 @@ class GroupCommitter:
         except BaseException as exc:  # noqa: BLE001 - the commit failed: nothing of the batch stands
             log.exception("group commit failed", extra={"units": len(batch)})
             session.rollback()
-            for future, _value, error in done:
-                future.set_exception(error or exc)
-            for _fn, _context, future, _plain in batch[len(done):]:
-                if not future.done():
-                    future.set_exception(exc)
+            failed = [(future, None, error or exc) for future, _value, error in done]
+            failed += [(future, None, exc) for _fn, _context, future, _plain in batch[len(done):]
+                       if not (isinstance(future, Future) and future.done())]
+            _answer(failed)
             return
         finally:
             session.close()
         self.batches += 1
         self.units += len(done)
-        for future, value, error in done:
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+        _answer(done)
 
 
 def _in_plain_savepoint(session: Session, context: contextvars.Context, fn: Callable[[Session], T]) -> T:
