@@ -166,7 +166,7 @@ def _city_code(session: Session) -> str:
     def read() -> str:
         roots = areas_service.roots(session)
         return roots[0].code if roots else ""
-    return memo.MEMO.get(session, "city", None, read)
+    return memo.ROUTING.get(session, ("city", None), read)
 
 
 def _require_some(actor: Actor, permission: str) -> None:
@@ -290,7 +290,7 @@ _MODEL: dict[str, Any] = {"id": None, "classifier": None}
 def _classifier(session: Session) -> triage.Classifier | None:
     """The newest trained classifier, loaded once per process per model (one indexed look-up each
     call to notice a newer one)."""
-    latest = memo.MEMO.get(session, "classifier", None, lambda: repository.latest_classifier_id(session))
+    latest = memo.ROUTING.get(session, ("classifier", None), lambda: repository.latest_classifier_id(session))
     if latest is None:
         return None
     with _MODEL_LOCK:
@@ -512,7 +512,7 @@ def _cat(session: Session, code: str) -> _Cat | None:
         c = repository.category(session, code)
         return None if c is None else _Cat(c.code, c.name, c.parent_code, c.level, c.urgency,
                                            json.loads(c.deadlines), bool(c.active))
-    return memo.MEMO.get(session, "category", code, read)
+    return memo.ROUTING.get(session, ("category", code), read)
 
 
 def _cat_chain(session: Session, category: _Cat) -> tuple[str, ...]:
@@ -526,7 +526,7 @@ def _cat_chain(session: Session, category: _Cat) -> tuple[str, ...]:
             out.append(found.code)
             parent = found.parent_code
         return tuple(out)
-    return memo.MEMO.get(session, "chain", category.code, read)
+    return memo.ROUTING.get(session, ("chain", category.code), read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,7 +552,7 @@ RULES_MEMO_LIMIT = 5000
 
 def _incidents(session: Session) -> tuple[tuple[str, str, frozenset[str], str, str | None, str, int], ...]:
     """The active incidents (id, area, categories, department, team, deadline, priority), newest first."""
-    return memo.MEMO.get(session, "incidents", None, lambda: tuple(
+    return memo.ROUTING.get(session, ("incidents", None), lambda: tuple(
         (i.id, i.area_code, frozenset(json.loads(i.categories)), i.department_id, i.team_id, i.deadline, i.priority)
         for i in repository.active_incidents(session)))
 
@@ -565,7 +565,7 @@ def _rules(session: Session, chain: tuple[str, ...]) -> tuple[_Rule, ...] | None
             return None
         return tuple((r.category_code, r.area_prefix, r.department_id, r.team_id, r.user_id, r.id, r.version)
                      for r in rows if r.department_id)
-    return memo.MEMO.get(session, "rules", chain, read)
+    return memo.ROUTING.get(session, ("rules", chain), read)
 
 
 def _route_of(session: Session, chain: tuple[str, ...], area_code: str) -> _Route | None:
@@ -578,7 +578,7 @@ def _route_of(session: Session, chain: tuple[str, ...], area_code: str) -> _Rout
     rules = _rules(session, chain)
     if rules is None:
         prefixes = [area_code[:n] for n in range(1, len(area_code) + 1)]
-        rules = memo.MEMO.get(session, "rules_in", (chain, area_code), lambda: tuple(
+        rules = memo.ROUTING.get(session, ("rules_in", (chain, area_code)), lambda: tuple(
             (r.category_code, r.area_prefix, r.department_id, r.team_id, r.user_id, r.id, r.version)
             for r in repository.rules_for(session, list(chain), prefixes) if r.department_id))
     rank = {c: i for i, c in enumerate(chain)}
@@ -594,7 +594,7 @@ def _handlers_of(session: Session, route: _Route, area_code: str) -> tuple[str, 
     if route.user_id:
         return (route.user_id,)
     dept = route.team_id or route.department_id
-    return memo.MEMO.get(session, "handlers", (dept, area_code), lambda: tuple(
+    return memo.HANDLERS.get(session, ("handlers", (dept, area_code)), lambda: tuple(
         identity_service.users_with_permission(session, "cityops.handle", area_code=area_code,
                                                department_id=dept)[:50]))
 
@@ -622,7 +622,7 @@ class _Opening:
     timeline: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     notices: list[_Notice]
-    stamp: memo.Stamp | None
+    stamp: tuple[memo.Stamp, ...] | None
     """The memo stamp the routing was read under (None: read from the session, unmemoised)."""
 
 
@@ -673,7 +673,7 @@ def _open(session: Session, actor: Actor, *, channel: str, report_id: str, event
           urgency: str | None) -> _Opening:
     """A new event's row, placed, classified and routed (or sent to triage), with its timeline,
     audit entries and notifications: what :func:`intake` did for a new event, built, not written."""
-    stamp = memo.session_stamp(session)
+    stamp = memo.stamp(session)
     ev: dict[str, Any] = {
         "id": event_id, "number": _number(event_id, now), "channel": channel,
         "category_code": category.code if category else None, "description": text, "lon": lon, "lat": lat,
@@ -827,7 +827,7 @@ def _apply(session: Session, actor: Actor, plan: IntakePlan) -> tuple[ReportOutc
         log.info("report merged", extra={"event_id": dup_id, "report_id": report_id})
     else:
         opening = plan.opening
-        if opening.stamp is None or opening.stamp != memo.session_stamp(session):
+        if opening.stamp is None or opening.stamp != memo.stamp(session):
             opening = _open(session, actor, **plan.inputs)
         ev = opening.event
         timeline, audit, notices = list(opening.timeline), list(opening.audit), opening.notices

@@ -196,6 +196,21 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_BEGUN, None)
 
 
+def session_stamp(session: Session, names: tuple[str, ...]) -> tuple[Stamp, ...] | None:
+    """Generations ``names`` as what ``session`` reads sees them (when its transaction began, or
+    now if it has not begun), or None when the session holds a change of its own to one of their
+    tables (pending changes are flushed first, so that they are noticed). What was worked out from
+    memoised values under one stamp still stands if a later session's stamp is the same."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    changed = session.info.get(_CHANGED)
+    if changed and not changed.isdisjoint(names):
+        return None
+    begun = session.info.get(_BEGUN) or {}
+    settings = session.info.get("settings")
+    return tuple(begun[name] if name in begun else stamp(settings, name) for name in names)
+
+
 # -- memos -------------------------------------------------------------------------------------------
 
 _MISS = object()
@@ -227,6 +242,8 @@ class Memo:
         self.ttl = ttl
         self._stores: dict[int, _Store] = {}
         self._lock = threading.Lock()
+        self.reads = 0
+        """How many values were loaded rather than served (the tests count misses)."""
 
     def _changed_here(self, session: Session) -> bool:
         changed = session.info.get(_CHANGED)
@@ -245,11 +262,11 @@ class Memo:
         """The memoised value of ``key``, or ``load()`` (read through ``session``) kept for later."""
         settings = session.info.get("settings")
         if settings is None:
-            return load()
+            return self._load(load)
         if session.new or session.dirty or session.deleted:
             session.flush()  # so that a pending change of its own is noticed
         if self._changed_here(session):
-            return load()
+            return self._load(load)
         begun = session.info.get(_BEGUN)
         # A session that has not begun yet takes the generation now: whatever it reads later is at
         # least as new (a memo hit then costs no connection and no transaction at all).
@@ -258,7 +275,7 @@ class Memo:
         current = store.stamp
         if seen != current:
             if seen[0] < current[0] or seen[1] < current[1]:
-                return load()  # a transaction older than the memo: its reads may be older too
+                return self._load(load)  # a transaction older than the memo: its reads may be older too
             with self._lock:
                 if store.stamp == current:
                     store.entries = {}
@@ -269,7 +286,7 @@ class Memo:
         value = store.entries.get(key, _MISS)
         if value is not _MISS:
             return value  # type: ignore[return-value]
-        value = load()
+        value = self._load(load)
         if not self._changed_here(session):
             with self._lock:
                 if store.stamp == seen:
@@ -277,3 +294,7 @@ class Memo:
                         store.entries = {}
                     store.entries[key] = value
         return value  # type: ignore[return-value]
+
+    def _load(self, load: Callable[[], T]) -> T:
+        self.reads += 1
+        return load()
