@@ -594,7 +594,7 @@ def _handlers_of(session: Session, route: _Route, area_code: str) -> tuple[str, 
     if route.user_id:
         return (route.user_id,)
     dept = route.team_id or route.department_id
-    return memo.HANDLERS.get(session, ("handlers", (dept, area_code)), lambda: tuple(
+    return memo.HANDLERS.get(session, (dept, area_code), lambda: tuple(
         identity_service.users_with_permission(session, "cityops.handle", area_code=area_code,
                                                department_id=dept)[:50]))
 

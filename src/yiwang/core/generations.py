@@ -196,19 +196,25 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_BEGUN, None)
 
 
-def session_stamp(session: Session, names: tuple[str, ...]) -> tuple[Stamp, ...] | None:
-    """Generations ``names`` as what ``session`` reads sees them (when its transaction began, or
-    now if it has not begun), or None when the session holds a change of its own to one of their
-    tables (pending changes are flushed first, so that they are noticed). What was worked out from
-    memoised values under one stamp still stands if a later session's stamp is the same."""
+def _seen(session: Session, name: str) -> Stamp | None:
+    """Generation ``name`` as what ``session`` reads sees it (when its transaction began, or now if
+    it has not begun), or None when the session holds a change of its own to one of its tables
+    (pending changes are flushed first, so that they are noticed)."""
     if session.new or session.dirty or session.deleted:
         session.flush()
     changed = session.info.get(_CHANGED)
-    if changed and not changed.isdisjoint(names):
+    if changed and name in changed:
         return None
-    begun = session.info.get(_BEGUN) or {}
-    settings = session.info.get("settings")
-    return tuple(begun[name] if name in begun else stamp(settings, name) for name in names)
+    begun = session.info.get(_BEGUN)
+    return begun[name] if begun is not None and name in begun else stamp(session.info.get("settings"), name)
+
+
+def session_stamp(session: Session, names: tuple[str, ...]) -> tuple[Stamp, ...] | None:
+    """Generations ``names`` as ``session`` sees them, or None when it changed one of their tables
+    itself. What was worked out from memoised values under one stamp still stands if a later
+    session's stamp is the same."""
+    seen = tuple(_seen(session, name) for name in names)
+    return None if None in seen else seen  # type: ignore[return-value]
 
 
 # -- memos -------------------------------------------------------------------------------------------
@@ -263,14 +269,11 @@ class Memo:
         settings = session.info.get("settings")
         if settings is None:
             return self._load(load)
-        if session.new or session.dirty or session.deleted:
-            session.flush()  # so that a pending change of its own is noticed
-        if self._changed_here(session):
-            return self._load(load)
-        begun = session.info.get(_BEGUN)
         # A session that has not begun yet takes the generation now: whatever it reads later is at
         # least as new (a memo hit then costs no connection and no transaction at all).
-        seen = begun[self.name] if begun is not None else stamp(settings, self.name)
+        seen = _seen(session, self.name)
+        if seen is None:
+            return self._load(load)
         store = self._store(settings)
         current = store.stamp
         if seen != current:
