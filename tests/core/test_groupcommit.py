@@ -150,25 +150,23 @@ class TestPlainUnits:
 
 
 class TestAwaitedUnits:
-    def test_units_awaited_on_a_loop_are_answered_together_each_with_its_own_outcome(self, committer, db):
+    def test_units_awaited_on_a_loop_run_there_together_each_with_its_own_outcome(self, committer, db):
         import asyncio
 
         gate = threading.Event()
-        hops: list[int] = []
+        ran_on: set[int] = set()
+
+        def on_loop(unit):
+            def wrapped(session):
+                ran_on.add(threading.get_ident())
+                return unit(session)
+            return wrapped
 
         async def main():
-            loop = asyncio.get_running_loop()
-            real = loop.call_soon_threadsafe
-
-            def counting(callback, *args, **kwargs):
-                if getattr(callback, "__name__", "") == "_settle":
-                    hops.append(len(args[0]))
-                return real(callback, *args, **kwargs)
-
-            loop.call_soon_threadsafe = counting
-            blocker = loop.run_in_executor(None, lambda: committer.submit(lambda s: gate.wait(10)).result(30))
-            await asyncio.sleep(0.2)  # the blocker holds the writer: the units below wait together
-            good = [asyncio.ensure_future(committer.run(plain_note(f"a{i}"), plain=True)) for i in range(5)]
+            blocker = asyncio.get_running_loop().run_in_executor(
+                None, lambda: committer.submit(lambda s: gate.wait(10)).result(30))
+            await asyncio.sleep(0.2)  # the writer thread holds the turn: the units below wait together
+            good = [asyncio.ensure_future(committer.run(on_loop(plain_note(f"a{i}")), plain=True)) for i in range(5)]
             failing = asyncio.ensure_future(committer.run(plain_note("bad", fail=True), plain=True))
             gone = asyncio.ensure_future(committer.run(plain_note("gone"), plain=True))
             await asyncio.sleep(0.05)
@@ -178,7 +176,36 @@ class TestAwaitedUnits:
             assert await asyncio.gather(*good) == [f"a{i}" for i in range(5)]
             with pytest.raises(ValidationFailed):
                 await failing
+            return threading.get_ident()
 
-        asyncio.run(main())
+        loop_thread = asyncio.run(main())
         assert users(db) == [f"a{i}" for i in range(5)]  # not the failing one, not the cancelled one
-        assert 6 in hops  # five answers and one error reached the loop in one hop
+        assert ran_on == {loop_thread}  # on the loop's own thread, not the writer thread
+        assert committer.batches == 2  # the blocker's batch, then the six waiting units in one
+
+    def test_a_loop_waits_for_another_processs_writer_without_blocking(self, committer, db):
+        import asyncio
+
+        from yiwang.core.groupcommit import WriterTurn
+
+        if not db.is_sqlite:
+            pytest.skip("writers of separate processes take turns on an SQLite file only")
+        other = WriterTurn(db.engine.url.database + "-writer.lock")  # another open file: as another process
+        other.__enter__()
+        ticks = 0
+
+        async def main():
+            nonlocal ticks
+            unit = asyncio.ensure_future(committer.run(plain_note("late"), plain=True))
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+                ticks += 1  # the loop goes on while the unit waits for the turn
+            assert not unit.done()
+            other.__exit__()
+            return await unit
+
+        try:
+            assert asyncio.run(main()) == "late"
+        finally:
+            other.close()
+        assert ticks == 20 and users(db) == ["late"]
