@@ -89,3 +89,57 @@ class TestServiceFront:
 
         assert values == {"applicant_name": "张三", "floor_area": 12.0}
         assert groups[0].fields[0].readonly is True and groups[1].fields[0].value == 12.0
+
+
+class TestTwoValidatorsAgree:
+    """jsonschema-rs says "valid" for filing's fast path; jsonschema gives every other verdict. Where
+    the fast one is used, it must never pass what jsonschema refuses."""
+
+    @staticmethod
+    def answers(schema):
+        """Good answers for every field of ``schema``, then each field spoilt in every way it can be."""
+        good = {"string": "上海市黄浦区", "number": 30, "integer": 3, "boolean": True}
+        by_format = {"id_number": GOOD_ID, "uscc": "91350100M000100Y43", "mobile": "13800138000",
+                     "date": "2026-09-30"}
+        props = schema.get("properties") or {}
+        base = {}
+        for name, spec in props.items():
+            value = by_format.get(spec.get("format"), good.get(spec.get("type"), "x"))
+            if "enum" in spec:
+                value = spec["enum"][0]
+            elif "pattern" in spec:
+                value = {"^31[0-9]{4,13}$": "310101", "^[0-9.]+[x×*][0-9.]+$": "2x3"}.get(spec["pattern"], "AB123")
+            base[name] = value
+        yield base
+        spoilt = [None, "", "1", "x" * 300, -5, 10**9, 1.5, "2026-02-30", "2026-9-30", "110105194912310021",
+                  "12345678901", "91350100M000100Y44", "310101\n", "３１０１０１", "e\u0301", [], {}, True]
+        for name in props:
+            for bad in spoilt:
+                yield {**base, name: bad}
+            yield {k: v for k, v in base.items() if k != name}
+
+    def test_on_every_demo_form_the_fast_verdict_never_passes_what_jsonschema_refuses(self):
+        from yiwang.demo.catalog import build_document
+
+        doc = build_document()
+        schemas = [i["form"] for i in doc["items"] if i.get("form")] + [FORM]
+        used = 0
+        for schema in schemas:
+            full, fast = forms._validator(schema)
+            if fast is None:
+                continue
+            used += 1
+            for n, data in enumerate(self.answers(schema)):
+                if n == 0:
+                    assert full.is_valid(data), (schema.get("title"), data)  # the good answers are good
+                if fast.is_valid(data):
+                    assert full.is_valid(data), (schema.get("title"), data)
+                assert (forms.validate_form(schema, data) == []) == full.is_valid(data)
+        assert used >= 50  # the demo catalogue's forms all take the fast path
+
+    def test_a_format_or_pattern_the_two_read_differently_is_judged_by_jsonschema_alone(self):
+        for spec in ({"type": "string", "format": "email"}, {"type": "string", "pattern": "^\\w+$"},
+                     {"type": "string", "pattern": "^(?i)ab$"}, {"type": "string", "format": "regex"}):
+            schema = {"type": "object", "properties": {"f": spec}}
+            assert forms._validator(schema)[1] is None
+        assert forms._validator(FORM)[1] is not None
