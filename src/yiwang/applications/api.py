@@ -131,10 +131,14 @@ def withdraw(application_id: str, body: ReasonBody, session: DbSession, actor: S
     return service.withdraw(session, actor, application_id, body.reason)
 
 
+# Accepting (which starts every branch's workflow) and deciding (which runs a branch's engine
+# steps and may issue its certificate) are whole units of the worker's group commit: many clerks'
+# and approvers' decisions share one durable commit (core.groupcommit; on PostgreSQL, a transaction
+# of their own). They read little that is not also written, so they are not split into plan/apply.
 @router.post("/{application_id}/accept", response_model=ApplicationRead)
-def accept(application_id: str, session: DbSession, actor: SignedInActor) -> ApplicationRead:
+async def accept(application_id: str, request: Request, actor: SignedInActor) -> ApplicationRead:
     """受理: accept a submitted application; its branches start in their departments."""
-    return service.accept(session, actor, application_id)
+    return await run_write(request.app.state.db, lambda s: service.accept(s, actor, application_id))
 
 
 @router.post("/{application_id}/refuse", response_model=ApplicationRead)
@@ -144,10 +148,11 @@ def refuse(application_id: str, body: ReasonBody, session: DbSession, actor: Sig
 
 
 @router.post("/{application_id}/branches/{branch_id}/decide", response_model=ApplicationRead)
-def decide(application_id: str, branch_id: str, body: DecisionBody, session: DbSession,
-           actor: SignedInActor) -> ApplicationRead:
+async def decide(application_id: str, branch_id: str, body: DecisionBody, request: Request,
+                 actor: SignedInActor) -> ApplicationRead:
     """Decide the step a branch waits at: approve, reject or correct (补正)."""
-    return service.decide(session, actor, application_id, branch_id, body.decision, body.comment, body.task_id)
+    return await run_write(request.app.state.db, lambda s: service.decide(
+        s, actor, application_id, branch_id, body.decision, body.comment, body.task_id))
 
 
 @router.post("/{application_id}/branches/{branch_id}/correct", response_model=ApplicationRead)
