@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from yiwang.applications import service
@@ -25,7 +25,15 @@ from yiwang.applications.schemas import (
 from yiwang.core.actor import Actor
 from yiwang.core.db import Database
 from yiwang.core.groupcommit import run_write
-from yiwang.core.web import DbSession, ReadDbSession, SignedInActor
+from yiwang.core.web import (
+    DbSession,
+    ReadDbSession,
+    SignedInActor,
+    get_actor,
+    json_body_openapi,
+    read_json_body,
+    require_signed_in,
+)
 from yiwang.files import service as files_service
 from yiwang.ratings.schemas import RatingRead
 
@@ -41,11 +49,19 @@ def _prepare(db: Database, actor: Actor, body: ApplicationCreate, key: str | Non
 
 
 @router.post("", response_model=ApplicationRead, status_code=201,
-             responses={200: {"model": ApplicationRead, "description": "A retry: the application first filed"}})
-async def create(body: ApplicationCreate, request: Request, actor: SignedInActor,
-                 idempotency_key: str | None = Header(default=None)) -> Response:
+             responses={200: {"model": ApplicationRead, "description": "A retry: the application first filed"}},
+             openapi_extra={**json_body_openapi(ApplicationCreate), "parameters": [
+                 {"name": "idempotency-key", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "The client's key for this filing: a retry with it never files twice"}]})
+async def create(request: Request) -> Response:
     """File an application (a draft, or submitted with ``submit``); a retry with the same
     Idempotency-Key returns the first application with 200."""
+    # The busiest POST of 一网通办 takes only the request: the actor, the body and the header are
+    # read here as FastAPI would read them (same checks, same errors), without its dependency
+    # solving, which cost about a tenth of the route's CPU.
+    actor = await require_signed_in(await get_actor(request))
+    body = await read_json_body(request, ApplicationCreate)
+    idempotency_key = request.headers.get("idempotency-key")
     # Checks, look-ups and the rows to write are made in a short read-only unit of work whose
     # connection is back in the pool before the write is queued (a request waiting for the group
     # commit must not hold one: the writer needs a connection too); then only the prepared rows

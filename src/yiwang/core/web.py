@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.message
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
@@ -35,8 +37,10 @@ from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -47,6 +51,8 @@ from yiwang.core.groupcommit import run_write
 from yiwang.core.i18n import DEFAULT_LOCALE, translate
 
 log = logging.getLogger("yiwang.web")
+
+M = TypeVar("M", bound=BaseModel)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -231,6 +237,53 @@ async def require_signed_in(actor: Annotated[Actor, Depends(get_actor)]) -> Acto
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 SignedInActor = Annotated[Actor, Depends(require_signed_in)]
+
+
+async def read_json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``, for a hot route that takes only the request (FastAPI's
+    dependency solving costs the busiest POST about a tenth of its CPU). Refused exactly as FastAPI
+    refuses a body parameter: the same 422 for a body that is missing, not JSON or not valid, with
+    the same error types and locations. Declare the body with :func:`json_body_openapi`."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    content_type = request.headers.get("content-type")
+    if not content_type or not _is_json(content_type):
+        body: Any = raw  # as FastAPI does (strict content type): the bytes are validated, and refused
+    else:
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError:
+            pass  # refused: found again below the way FastAPI finds it, for the same errors
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                                           "input": {}, "ctx": {"error": exc.msg}}]) from None
+    try:
+        return model.model_validate(body, from_attributes=True)  # as FastAPI validates a body
+    except ValidationError as exc:
+        raise RequestValidationError(_in_body(exc)) from None
+
+
+def _is_json(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _in_body(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a route's JSON body read by :func:`read_json_body` (a model with
+    no nested models of its own, described inline)."""
+    schema = model.model_json_schema()
+    if "$defs" in schema:
+        raise ValueError(f"{model.__name__} has nested models: declare it as a body parameter")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def login_redirect(request: Request, path: str | None = None) -> RedirectResponse:
