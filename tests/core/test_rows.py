@@ -66,3 +66,22 @@ class TestStatement:
             assert row[1] == "新"
         with db.transaction(write=False) as s:
             assert s.scalars(select(Notification.title)).all() == ["新"]
+
+
+class TestNewRow:
+    def test_a_new_row_reads_like_an_orm_object_and_inserts_like_one(self, db):
+        values = {c: getattr(_app("01ROWSNEW00000000000000001", "k9"), c) for c in
+                  ("id", "number", "subject_kind", "subject_code", "subject_version_id", "subject_name",
+                   "applicant_kind", "filed_by_user_id", "channel", "area_code", "status", "data_enc",
+                   "idempotency_key", "created_at", "submitted_at", "updated_at")}
+        row = rows.New(values)
+        row.status = "accepted"
+        assert (row.status, row["status"], row.number) == ("accepted", "accepted", values["number"])
+        with pytest.raises(AttributeError):
+            _ = row.closed_at  # a column the row does not give is not made up
+        with db.transaction() as s:
+            rows.run(s, [rows.insert(db.engine.dialect, Application.__table__, [row])])
+        with db.transaction() as s:
+            stored = s.get(Application, row.id)
+            assert (stored.status, stored.created_at, stored.closed_at) == ("accepted", values["created_at"], None)
+            assert Application(**row).status == "accepted"  # and makes the ORM object where one is needed

@@ -96,12 +96,12 @@ def _reason(text: str | None) -> str:
     return value
 
 
-def _event_rows(actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
+def _event_rows(actor: Actor, app: Application | rows.New, kind: str, *, branch: Branch | None = None,
                 note: str | None = None, detail: dict[str, Any] | None = None
-                ) -> tuple[Event, audit_service.PreparedEntry]:
-    """One timeline event and its audit entry, made but not written."""
-    row = Event(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
-                actor=actor.label, note=note, at=utcnow())
+                ) -> tuple[rows.New, audit_service.PreparedEntry]:
+    """One timeline event's row and its audit entry, made but not written."""
+    row = rows.New(id=new_id(), application_id=app.id, branch_id=branch.id if branch else None, kind=kind,
+                   actor=actor.label, note=note, at=utcnow())
     facts = {"number": app.number, "status": app.status, **(detail or {})}
     if branch is not None:
         facts.update(branch_id=branch.id, item_code=branch.item_code, branch_status=branch.status)
@@ -113,7 +113,8 @@ def _event_rows(actor: Actor, app: Application, kind: str, *, branch: Branch | N
 def _event(session: Session, actor: Actor, app: Application, kind: str, *, branch: Branch | None = None,
            note: str | None = None, detail: dict[str, Any] | None = None) -> Event:
     """One timeline event and its audit entry, in the caller's transaction."""
-    row, entry = _event_rows(actor, app, kind, branch=branch, note=note, detail=detail)
+    values, entry = _event_rows(actor, app, kind, branch=branch, note=note, detail=detail)
+    row = Event(**values)
     session.add(row)
     audit_service.append(session, [entry])
     return row
@@ -156,12 +157,18 @@ def _branch_read(session: Session, branch: Branch, today: date, names: dict[str,
     )
 
 
+def _summary_fields(app: Application | rows.New) -> dict[str, Any]:
+    """What a summary says of ``app``, for :class:`ApplicationSummary` and the models extending it."""
+    return {
+        "id": app.id, "number": app.number, "subject_kind": app.subject_kind, "subject_code": app.subject_code,
+        "subject_name": app.subject_name, "channel": app.channel, "area_code": app.area_code, "status": app.status,
+        "outcome": app.outcome, "created_at": app.created_at, "submitted_at": app.submitted_at,
+        "closed_at": app.closed_at,
+    }
+
+
 def _summary(app: Application) -> ApplicationSummary:
-    return ApplicationSummary(
-        id=app.id, number=app.number, subject_kind=app.subject_kind, subject_code=app.subject_code,
-        subject_name=app.subject_name, channel=app.channel, area_code=app.area_code, status=app.status,
-        outcome=app.outcome, created_at=app.created_at, submitted_at=app.submitted_at, closed_at=app.closed_at,
-    )
+    return ApplicationSummary(**_summary_fields(app))
 
 
 def _read(session: Session, app: Application) -> ApplicationRead:
@@ -169,7 +176,7 @@ def _read(session: Session, app: Application) -> ApplicationRead:
     depts = areas_service.departments_by_ids(session, {b.department_id for b in branches})
     today = workdays_service.today()
     return ApplicationRead(
-        **_summary(app).model_dump(), applicant_kind=app.applicant_kind, reason=app.reason,
+        **_summary_fields(app), applicant_kind=app.applicant_kind, reason=app.reason,
         data=_decrypt(session, app),
         branches=[_branch_read(session, b, today, {k: d.name for k, d in depts.items()}) for b in branches],
         materials=[MaterialRead(code=m.code, name=m.name, source=m.source, file_id=m.file_id,
@@ -482,31 +489,40 @@ def _filing_area(session: Session, actor: Actor, subject: Subject, data: dict[st
 
 
 # -- filing -----------------------------------------------------------------------------------------
-def _new_application(session: Session, actor: Actor, subject: Subject, applicant: Applicant, data: dict[str, Any], *,
-                     channel: str, area_code: str, owner_user_id: str | None,
-                     key: str | None, add: bool = True) -> tuple[Application, list[Branch]]:
+def _new_rows(session: Session, actor: Actor, subject: Subject, applicant: Applicant, data: dict[str, Any], *,
+              channel: str, area_code: str, owner_user_id: str | None,
+              key: str | None) -> tuple[rows.New, list[rows.New]]:
+    """A new application's row and its branches' rows (a draft; every column a summary reads is there)."""
     now = utcnow()
     app_id = new_id()
-    app = Application(
+    app = rows.New(
         id=app_id, number=_number(app_id, now), subject_kind=subject.kind, subject_code=subject.code,
         subject_version_id=subject.version_id, subject_name=subject.name, applicant_kind=applicant.kind,
         applicant_person_id=applicant.person_id, applicant_entity_id=applicant.entity_id,
         owner_user_id=owner_user_id, filed_by_user_id=actor.user_id or "system", channel=channel,
-        area_code=area_code, status="draft", data_enc=_encrypt(session, app_id, data), idempotency_key=key,
-        created_at=now, updated_at=now,
+        area_code=area_code, status="draft", outcome=None, reason=None, data_enc=_encrypt(session, app_id, data),
+        idempotency_key=key, created_at=now, submitted_at=None, closed_at=None, updated_at=now,
     )
     branches = []
     for position, item in enumerate(subject.items):
         dept_id, dept_area, _ = _department_of(session, item)
-        branches.append(Branch(
+        branches.append(rows.New(
             id=new_id(), application_id=app_id, position=position, item_code=item.code, item_version_id=item.id,
             item_name=item.name, department_id=dept_id, area_code=dept_area, status="pending", tasks="[]",
             limit_days=item.promised_limit_days, pauses="[]", updated_at=now, due_estimated=False,
         ))
-    if add:
-        session.add(app)
-        session.add_all(branches)
     return app, branches
+
+
+def _new_application(session: Session, actor: Actor, subject: Subject, applicant: Applicant, data: dict[str, Any], *,
+                     channel: str, area_code: str, owner_user_id: str | None, key: str | None) -> Application:
+    """A new application and its branches, added to the session."""
+    app, branches = _new_rows(session, actor, subject, applicant, data, channel=channel, area_code=area_code,
+                              owner_user_id=owner_user_id, key=key)
+    row = Application(**app)
+    session.add(row)
+    session.add_all([Branch(**b) for b in branches])
+    return row
 
 
 def _check_key(key: str | None) -> str | None:
@@ -591,8 +607,8 @@ def prepare_filing(session: Session, actor: Actor, plan: FilingPlan) -> Prepared
     """Everything a checked filing writes — the application, its branches and materials, one timeline
     event and its audit entry, the applicant's notice — built now, reading nothing."""
     subject, channel, key = plan.subject, plan.channel, plan.key
-    app, branches = _new_application(session, actor, subject, plan.applicant, plan.data, channel=channel,
-                                     area_code=plan.area, owner_user_id=actor.user_id, key=key, add=False)
+    app, branches = _new_rows(session, actor, subject, plan.applicant, plan.data, channel=channel,
+                              area_code=plan.area, owner_user_id=actor.user_id, key=key)
     if plan.submit:
         # Filed and submitted in one step: one transition, one timeline event, one audit entry.
         app.status, app.submitted_at = "submitted", app.created_at
@@ -601,7 +617,7 @@ def prepare_filing(session: Session, actor: Actor, plan: FilingPlan) -> Prepared
     kind, detail = ("submitted", {**facts, "new": True}) if plan.submit else ("created", facts)
     event, entry = _event_rows(actor, app, kind, detail=detail)
     dialect = session.get_bind().dialect
-    rest = [rows.insert_objects(dialect, branches), rows.insert_objects(dialect, [event])]
+    rest = [rows.insert(dialect, Branch.__table__, branches), rows.insert(dialect, Event.__table__, [event])]
     if held:
         rest.append(rows.insert_objects(dialect, held))
     if plan.submit:
@@ -609,7 +625,8 @@ def prepare_filing(session: Session, actor: Actor, plan: FilingPlan) -> Prepared
                                                         {"reference": app.number, "application_id": app.id}))
     return PreparedFiling(
         user_id=actor.user_id or "", key=key,
-        application=rows.insert_objects(dialect, [app], skip_conflict=("filed_by_user_id", "idempotency_key")),
+        application=rows.insert(dialect, Application.__table__, [app],
+                                skip_conflict=("filed_by_user_id", "idempotency_key")),
         rest=rest, audit=[entry], answer=_read_new(app, subject, branches, held, event, plan.data))
 
 
@@ -632,12 +649,12 @@ def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationR
     return apply_filing(session, prepare_filing(session, actor, plan))
 
 
-def _read_new(app: Application, subject: Subject, branches: list[Branch], materials: list[Material], event: Event,
+def _read_new(app: rows.New, subject: Subject, branches: list[rows.New], materials: list[Material], event: rows.New,
               data: dict[str, Any]) -> ApplicationRead:
     """The answer to a filing, from the rows just written (no second trip to the database)."""
     names = {b.department_id: _DEPARTMENT_OF_VERSION.get(b.item_version_id, ("", "", None))[2] for b in branches}
     return ApplicationRead(
-        **_summary(app).model_dump(), applicant_kind=app.applicant_kind, reason=None, data=data,
+        **_summary_fields(app), applicant_kind=app.applicant_kind, reason=None, data=data,
         branches=[BranchRead(
             id=b.id, position=b.position, item_code=b.item_code, item_name=b.item_name, department_id=b.department_id,
             department_name=names.get(b.department_id), status=b.status, tasks=[], limit_days=b.limit_days,
@@ -894,8 +911,8 @@ def hall_intake(session: Session, actor: Actor, *, subject_kind: str, subject_co
     applicant = _hall_applicant(session, actor, applicant_kind, applicant_identifier, applicant_name)
     subject = _subject(session, subject_kind, subject_code)
     clean = _validate(session, subject, data)
-    app, _ = _new_application(session, actor, subject, applicant, clean, channel="hall", area_code=hall_area,
-                              owner_user_id=None, key=None)
+    app = _new_application(session, actor, subject, applicant, clean, channel="hall", area_code=hall_area,
+                           owner_user_id=None, key=None)
     session.flush()
     _attach_materials(session, actor, app, subject, applicant, materials or {}, complete=True,
                       owner_user_id=actor.user_id)
