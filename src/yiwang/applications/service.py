@@ -419,22 +419,26 @@ def _plan_materials(session: Session, subject: Subject, applicant: Applicant, up
     return out
 
 
-def _write_materials(session: Session | None, app_id: str, plan: list[MaterialPlan],
+def _material_row(app_id: str, planned: MaterialPlan) -> rows.New:
+    code, name, source, file_id, cert = planned
+    return rows.New(id=new_id(), application_id=app_id, code=code, name=name, source=source, file_id=file_id,
+                    certificate_id=cert, created_at=utcnow())
+
+
+def _write_materials(session: Session, app_id: str, plan: list[MaterialPlan],
                      existing: dict[str, Material]) -> list[Material]:
-    """The application's material rows after ``plan``; new ones are added to ``session`` (when
-    None, the caller inserts them)."""
-    rows = dict(existing)
-    for code, name, source, file_id, cert in plan:
+    """The application's material rows after ``plan``; new ones are added to ``session``."""
+    found = dict(existing)
+    for planned in plan:
+        code, _name, source, file_id, cert = planned
         row = existing.get(code)
         if row is None:
-            row = Material(id=new_id(), application_id=app_id, code=code, name=name, source=source,
-                           file_id=file_id, certificate_id=cert, created_at=utcnow())
-            if session is not None:
-                session.add(row)
+            row = Material(**_material_row(app_id, planned))
+            session.add(row)
         else:
             row.source, row.file_id, row.certificate_id = source, file_id, cert
-        rows[code] = row
-    return list(rows.values())
+        found[code] = row
+    return list(found.values())
 
 
 def _attach_materials(session: Session, actor: Actor, app: Application, subject: Subject, applicant: Applicant,
@@ -612,14 +616,14 @@ def prepare_filing(session: Session, actor: Actor, plan: FilingPlan) -> Prepared
     if plan.submit:
         # Filed and submitted in one step: one transition, one timeline event, one audit entry.
         app.status, app.submitted_at = "submitted", app.created_at
-    held = _write_materials(None, app.id, plan.materials, {})
+    held = [_material_row(app.id, planned) for planned in {p[0]: p for p in plan.materials}.values()]
     facts = {"subject": f"{subject.kind}:{subject.code}", "channel": channel}
     kind, detail = ("submitted", {**facts, "new": True}) if plan.submit else ("created", facts)
     event, entry = _event_rows(actor, app, kind, detail=detail)
     dialect = session.get_bind().dialect
     rest = [rows.insert(dialect, Branch.__table__, branches), rows.insert(dialect, Event.__table__, [event])]
     if held:
-        rest.append(rows.insert_objects(dialect, held))
+        rest.append(rows.insert(dialect, Material.__table__, held))
     if plan.submit:
         rest.append(notifications_service.prepare_inbox(dialect, actor.user_id or "", "application.received",
                                                         {"reference": app.number, "application_id": app.id}))
@@ -649,7 +653,7 @@ def file(session: Session, actor: Actor, plan: FilingPlan) -> tuple[ApplicationR
     return apply_filing(session, prepare_filing(session, actor, plan))
 
 
-def _read_new(app: rows.New, subject: Subject, branches: list[rows.New], materials: list[Material], event: rows.New,
+def _read_new(app: rows.New, subject: Subject, branches: list[rows.New], materials: list[rows.New], event: rows.New,
               data: dict[str, Any]) -> ApplicationRead:
     """The answer to a filing, from the rows just written (no second trip to the database)."""
     names = {b.department_id: _DEPARTMENT_OF_VERSION.get(b.item_version_id, ("", "", None))[2] for b in branches}

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -116,29 +116,6 @@ def insert(dialect: Dialect, table: Table, rows: list[dict[str, Any]], *,
             values.append(value)
         params.append(tuple(values))
     return Step(sql, params)
-
-
-_COLUMNS_OF: dict[type, tuple[Table, tuple[tuple[str, str], ...]]] = {}
-
-
-def values_of(obj: Any) -> tuple[Table, dict[str, Any]]:
-    """A new ORM object (never added to a session) as its table and its values by column key, for
-    :func:`insert`: a hot path may still build its rows as the model classes."""
-    model = type(obj)
-    found = _COLUMNS_OF.get(model)
-    if found is None:
-        mapper = inspect(model)
-        found = _COLUMNS_OF[model] = (mapper.local_table,
-                                      tuple((p.key, p.columns[0].key) for p in mapper.column_attrs))
-    table, pairs = found
-    state = obj.__dict__
-    return table, {column: state.get(attr) for attr, column in pairs}
-
-
-def insert_objects(dialect: Dialect, objects: list[Any], *, skip_conflict: tuple[str, ...] = ()) -> Step:
-    """:func:`insert` of new ORM objects of one model (see :func:`values_of`)."""
-    table = values_of(objects[0])[0]
-    return insert(dialect, table, [values_of(o)[1] for o in objects], skip_conflict=skip_conflict)
 
 
 class Statement:
