@@ -209,3 +209,27 @@ class TestAwaitedUnits:
         finally:
             other.close()
         assert ticks == 20 and users(db) == ["late"]
+
+    def test_a_batch_that_cannot_begin_fails_its_callers_and_the_writer_goes_on(self, committer, db):
+        import asyncio
+
+        real = db.session
+        calls = []
+
+        def broken_once(**kw):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("disk gone")
+            return real(**kw)
+
+        db.session = broken_once
+        try:
+            async def main():
+                first = await asyncio.gather(committer.run(plain_note("lost"), plain=True), return_exceptions=True)
+                assert isinstance(first[0], OSError)
+                return await committer.run(plain_note("later"), plain=True)
+
+            assert asyncio.run(main()) == "later"
+        finally:
+            db.session = real
+        assert users(db) == ["later"]

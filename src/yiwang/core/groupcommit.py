@@ -277,12 +277,21 @@ class _LoopWriter:
         try:
             while self._pending:
                 await asyncio.sleep(0)  # the requests already on this pass of the loop queue their units too
-                if not turn.try_enter():
-                    await self._wait_for_turn(turn)
                 try:
-                    batch = self._pending[:committer._max_batch]
-                    del self._pending[:len(batch)]
+                    if not turn.try_enter():
+                        await self._wait_for_turn(turn)
+                except Exception as exc:  # noqa: BLE001 - no turn (the lock file): every waiting caller hears why
+                    log.exception("group commit could not take the writers' turn")
+                    waiting, self._pending = self._pending, []
+                    _settle([(slot, None, exc) for _fn, _context, slot, _plain in waiting])
+                    continue
+                batch = self._pending[:committer._max_batch]
+                del self._pending[:len(batch)]
+                try:
                     done = committer._execute(batch)
+                except Exception as exc:  # noqa: BLE001 - no session at all: the batch's callers hear why
+                    log.exception("group commit failed", extra={"units": len(batch)})
+                    done = [(slot, None, exc) for _fn, _context, slot, _plain in batch]
                 finally:
                     turn.__exit__()
                 _settle(done)
