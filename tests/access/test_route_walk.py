@@ -111,7 +111,9 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
     "GET /readyz": (PUBLIC, None),
     "GET /metrics": (PUBLIC, None),
     "GET /": (PUBLIC, None),
-    "POST /prefs": (PUBLIC, form(lambda ids, t: {"lang": "en", "next": "/"})),
+    # Anyone may set the display preferences, with the token of the page they came from (a post
+    # without it is refused whatever the role: tests/site covers both).
+    "POST /prefs": (CREDENTIALS, form(lambda ids, t: {"lang": "en", "next": "/"})),
     # identity
     "POST /api/v1/auth/login": (CREDENTIALS, j(lambda ids, t: {"username": "nobody", "password": "wrong-password"})),
     "POST /api/v1/auth/totp": (CREDENTIALS, j(lambda ids, t: {"code": "000000"})),

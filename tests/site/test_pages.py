@@ -161,9 +161,31 @@ class TestStaffNavigation:
         assert '<a href="/audit">审计日志</a>' in response.text
 
 
+def post_prefs(client, data: dict, **kw):
+    """Post the display preferences as a page's own form does: with the token the page carries."""
+    page = client.get("/", headers=HTML).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/prefs", data={**data, "csrf_token": token}, **kw)
+
+
 class TestPreferences:
+    def test_a_post_without_the_pages_token_changes_nothing(self, client) -> None:
+        client.get("/", headers=HTML)  # the visitor has a pre-session token, but the post does not carry it
+
+        response = client.post("/prefs", data={"lang": "en", "next": "/"}, follow_redirects=False)
+
+        assert response.status_code == 403
+        assert set_cookie(response, "lang") == ""
+
+    def test_a_signed_in_user_posts_with_their_sessions_token(self, client, as_actor) -> None:
+        as_actor(staff("audit.read"))
+
+        response = post_prefs(client, {"elder": "1", "next": "/"}, follow_redirects=False)
+
+        assert response.status_code == 303 and set_cookie(response, "elder").startswith("elder=1;")
+
     def test_sets_the_language_cookie_for_a_year_and_goes_back(self, client) -> None:
-        response = client.post("/prefs", data={"lang": "en", "next": "/audit?page=2"}, follow_redirects=False)
+        response = post_prefs(client, {"lang": "en", "next": "/audit?page=2"}, follow_redirects=False)
 
         assert response.status_code == 303
         assert response.headers["location"] == "/audit?page=2"
@@ -175,7 +197,7 @@ class TestPreferences:
         assert "HttpOnly" in cookie
 
     def test_sets_the_elder_cookie(self, client) -> None:
-        response = client.post("/prefs", data={"elder": "1", "next": "/"}, follow_redirects=False)
+        response = post_prefs(client, {"elder": "1", "next": "/"}, follow_redirects=False)
 
         assert response.status_code == 303
         assert set_cookie(response, "elder").startswith("elder=1;")
@@ -183,13 +205,13 @@ class TestPreferences:
     def test_turns_elder_mode_off(self, client) -> None:
         client.cookies.set("elder", "1")
 
-        response = client.post("/prefs", data={"elder": "0", "next": "/"})
+        response = post_prefs(client, {"elder": "0", "next": "/"})
 
         assert response.status_code == 200
         assert '<html lang="zh-CN">' in response.text
 
     def test_the_choice_applies_to_the_next_pages(self, client) -> None:
-        client.post("/prefs", data={"lang": "en", "elder": "1", "next": "/"})
+        post_prefs(client, {"lang": "en", "elder": "1", "next": "/"})
 
         response = client.get("/", headers=HTML)
 
@@ -199,13 +221,13 @@ class TestPreferences:
         "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", ""]
     )
     def test_refuses_to_send_the_visitor_to_another_site(self, client, target: str) -> None:
-        response = client.post("/prefs", data={"lang": "en", "next": target}, follow_redirects=False)
+        response = post_prefs(client, {"lang": "en", "next": target}, follow_redirects=False)
 
         assert response.status_code == 303
         assert response.headers["location"] == "/"
 
     def test_refuses_an_unknown_language_and_sets_nothing(self, client) -> None:
-        response = client.post("/prefs", data={"lang": "fr", "next": "/"}, headers=HTML, follow_redirects=False)
+        response = post_prefs(client, {"lang": "fr", "next": "/"}, headers=HTML, follow_redirects=False)
 
         assert response.status_code == 422
         assert set_cookie(response, "lang") == ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from yiwang.core.web import CurrentActor, render, safe_next_path, templates
+from yiwang.identity.errors import CsrfFailed
 from yiwang.site.nav import current_path, workbench_links
 
 router = APIRouter(tags=["site"], include_in_schema=False)
@@ -33,12 +35,20 @@ def home(request: Request, actor: CurrentActor) -> HTMLResponse:
 @router.post("/prefs")
 def set_preferences(
     request: Request,
+    actor: CurrentActor,
     lang: Annotated[Literal["zh", "en"] | None, Form()] = None,
     elder: Annotated[Literal["1", "0"] | None, Form()] = None,
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> RedirectResponse:
     """Remember the language and elder mode in cookies for a year, then go back to ``next``;
-    refuses values it does not know and sends any ``next`` outside this site to the home page."""
+    refuses values it does not know and sends any ``next`` outside this site to the home page.
+
+    Another site cannot change a visitor's display: the form's token must come back — a signed-in
+    user's session token (checked when the actor loads), else the visitor's pre-session token."""
+    submitted = getattr(request.state, "csrf_submitted", None)
+    expected = getattr(request.state, "csrf_token", None)
+    if not (submitted and expected and hmac.compare_digest(str(submitted), str(expected))):
+        raise CsrfFailed()
     response = RedirectResponse(safe_next_path(next_path), status_code=303)
     secure = request.app.state.settings.cookie_secure
     for name, value in (("lang", lang), ("elder", elder)):
