@@ -90,6 +90,17 @@ class TestLogin:
         locked = login(client, "disp1")
         assert (locked.status_code, locked.json()["error"]) == (401, "login_failed")
 
+    def test_an_address_that_failed_too_often_gets_429_saying_when_to_come_back(self, app, client, make_user):
+        app.state.settings = app.state.settings.model_copy(update={"login_ip_max_failures": 2})
+        make_user("disp1", ("dispatcher", DISTRICT))
+        for name in ("nobody1", "nobody2"):
+            assert login(client, name, "Wrong-password-1").status_code == 401
+        refused = login(client, "disp1")
+        assert (refused.status_code, refused.headers["retry-after"]) == (429, "900")
+        assert refused.json() == {"error": "sign_in_throttled",
+                                  "detail": "您所在网络的登录失败次数过多，请等待 15 分钟后再试。"}
+        assert "set-cookie" not in refused.headers or "yiwang_session=" not in refused.headers["set-cookie"]
+
     def test_anonymous_me_is_401(self, client):
         response = client.get("/api/v1/me")
         assert (response.status_code, response.json()["error"]) == (401, "authentication_required")

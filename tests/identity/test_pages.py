@@ -73,6 +73,14 @@ class TestLoginPage:
         assert "用户名或密码不正确" in response.text
         assert 'value="disp1"' in response.text
 
+    def test_an_address_that_failed_too_often_is_told_to_wait(self, app, client, make_user):
+        app.state.settings = app.state.settings.model_copy(update={"login_ip_max_failures": 1})
+        make_user("disp1", ("dispatcher", DISTRICT))
+        sign_in_form(client, "nobody", "Wrong-password-1")
+        response = sign_in_form(client, "disp1")
+        assert response.status_code == 429
+        assert "您所在网络的登录失败次数过多，请等待 15 分钟后再试。" in response.text
+
     def test_wrong_password_in_english(self, client, make_user):
         make_user("disp1", ("dispatcher", DISTRICT))
         client.cookies.set("lang", "en")

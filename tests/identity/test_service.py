@@ -135,6 +135,57 @@ class TestLockout:
         assert user_row(session, uid).failed_logins == settings.login_max_failures
 
 
+class TestThrottlePerAddress:
+    """Credential stuffing: a few tries at many accounts from one address, which no account's
+    lockout sees, are refused once the address has failed too often."""
+
+    @staticmethod
+    def attempt(session, settings, username, password, ip, now):
+        from yiwang.core.context import bound
+
+        with bound("01JTHROTTLE000000000000000", ip):
+            return service.authenticate(session, settings, username, password, now=now).outcome
+
+    def test_an_address_that_failed_too_often_is_refused_even_the_right_password(self, session, settings,
+                                                                                 make_user):
+        settings = settings.model_copy(update={"login_ip_max_failures": 3, "login_ip_window_minutes": 15})
+        make_user("clerk1", ("clerk", DISTRICT))
+        tries = [self.attempt(session, settings, f"nobody{i}", "Wrong-password-1", "203.0.113.7",
+                              T0 + timedelta(seconds=i)) for i in range(3)]
+        refused = self.attempt(session, settings, "clerk1", PASSWORD, "203.0.113.7", T0 + timedelta(minutes=1))
+        elsewhere = self.attempt(session, settings, "clerk1", PASSWORD, "198.51.100.2", T0 + timedelta(minutes=1))
+        later = self.attempt(session, settings, "clerk1", PASSWORD, "203.0.113.7", T0 + timedelta(minutes=16))
+        session.commit()
+        assert (tries, refused, elsewhere, later) == (["failed"] * 3, "throttled", "ok", "ok")
+        assert user_row(session, make_user_id(session, "clerk1")).failed_logins == 0  # not the account's fault
+        assert ("identity.login", "throttled", {"factor": "password", "reason": "source_throttled"}) in \
+            audit_entries(session, action="identity.login")
+
+    def test_no_address_is_stored_and_old_counts_are_swept(self, session, settings, make_user):
+        from sqlalchemy import text
+
+        self.attempt(session, settings, "nobody", "Wrong-password-1", "203.0.113.7", T0)
+        self.attempt(session, settings, "nobody", "Wrong-password-1", "203.0.113.7", T0 + timedelta(seconds=5))
+        session.commit()
+        rows = session.execute(text("SELECT source_key, failures FROM identity_signin_failures")).all()
+        assert len(rows) == 1 and rows[0][1] == 2 and "203.0.113" not in rows[0][0]
+        assert service.purge_sign_in_failures(session, settings, now=T0 + timedelta(minutes=5)) == 0
+        assert service.purge_sign_in_failures(session, settings, now=T0 + timedelta(minutes=16)) == 1
+
+    def test_zero_turns_the_limit_off(self, session, settings, make_user):
+        settings = settings.model_copy(update={"login_ip_max_failures": 0})
+        from sqlalchemy import text
+
+        outcomes = {self.attempt(session, settings, f"nobody{i}", "Wrong-password-1", "203.0.113.7", T0)
+                    for i in range(5)}
+        assert outcomes == {"failed"}
+        assert session.execute(text("SELECT count(*) FROM identity_signin_failures")).scalar() == 0
+
+
+def make_user_id(session, username: str) -> str:
+    return session.scalar(select(User.id).where(User.username == username))
+
+
 class TestTotp:
     def test_set_up_and_confirm(self, session, settings, make_user):
         uid = make_user("clerk1", ("clerk", DISTRICT))

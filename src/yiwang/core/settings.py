@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     the cache off. Sign-out, role changes and revocations in this installation invalidate it at once."""
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    login_ip_max_failures: int = 100
+    """Failed sign-ins from one network address, over any accounts, before that address is refused
+    for a while (0: no such limit). Generous: a whole office or a mobile carrier may share one."""
+    login_ip_window_minutes: int = 15
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
 

@@ -19,6 +19,7 @@ from yiwang.identity.errors import (
     OidcFailed,
     OidcNotConfigured,
     OidcUnknownUser,
+    SignInThrottled,
     TotpInvalid,
     UserNotFound,
 )
@@ -85,6 +86,10 @@ def login(body: LoginRequest, request: Request, session: DbSession) -> Response:
     """Sign in with username and password (and a TOTP code if you have one); sets the session cookie."""
     settings = _settings(request)
     outcome = service.authenticate(session, settings, body.username, body.password, totp=body.totp)
+    if outcome.outcome == "throttled":
+        response = json_error(SignInThrottled(minutes=settings.login_ip_window_minutes))
+        response.headers["Retry-After"] = str(settings.login_ip_window_minutes * 60)
+        return response
     if not outcome.ok or outcome.user_id is None:
         # Returned, not raised: the failure count and the audit entry are committed with the request.
         return json_error(LoginFailed())

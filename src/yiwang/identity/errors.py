@@ -76,6 +76,14 @@ class GrantNotFound(NotFoundError):
     message = "There is no such grant."
 
 
+class SignInThrottled(AppError):
+    """Too many failed sign-ins from the caller's network address, whatever the accounts."""
+
+    code = "sign_in_throttled"
+    status = 429
+    message = "Too many failed sign-ins from your network. Please wait {minutes} minutes and try again."
+
+
 class LoginFailed(AuthenticationRequired):
     """Wrong username, wrong password or a locked account: deliberately one answer for all three."""
 

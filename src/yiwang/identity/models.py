@@ -106,6 +106,19 @@ class UserSession(Base):
     via: Mapped[str] = mapped_column(String(16), default="password")
 
 
+class SignInFailures(Base):
+    """Failed sign-ins from one network address in one minute, for the per-address throttle. The
+    address is kept only as a keyed digest (``FieldCipher.blind_index``); rows older than the
+    throttle's window are swept hourly."""
+
+    __tablename__ = "identity_signin_failures"
+    __table_args__ = (Index("ix_identity_signin_failures_minute", "minute"),)
+
+    source_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ApiToken(IdMixin, Base):
     """API 令牌 — a machine credential ``yw_<prefix>_<secret>``; stored as its SHA-256, found by prefix."""
 

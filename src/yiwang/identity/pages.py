@@ -15,7 +15,7 @@ from yiwang.core.errors import AppError, PermissionDenied
 from yiwang.core.web import CurrentActor, DbSession, login_redirect, render, safe_next_path
 from yiwang.identity import oidc, service
 from yiwang.identity import policy as pol
-from yiwang.identity.errors import CsrfFailed, LoginFailed, TotpInvalid
+from yiwang.identity.errors import CsrfFailed, LoginFailed, SignInThrottled, TotpInvalid
 from yiwang.identity.web import begin_session, check_presession_csrf, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -61,6 +61,9 @@ def login_submit(request: Request, session: DbSession, username: F = "", passwor
         return _login_page(request, error=exc.render(), username=username, next_url=next_url, status_code=403)
     settings = request.app.state.settings
     outcome = service.authenticate(session, settings, username, password)
+    if outcome.outcome == "throttled":
+        error = SignInThrottled(minutes=settings.login_ip_window_minutes).render()
+        return _login_page(request, error=error, username=username, next_url=next_url, status_code=429)
     if not outcome.ok or outcome.user_id is None:
         # Rendered, not raised: the failure count and the audit entry are committed.
         return _login_page(request, error=LoginFailed().render(), username=username, next_url=next_url,

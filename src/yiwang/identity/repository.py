@@ -15,6 +15,7 @@ from yiwang.identity.models import (
     PolicyVersion,
     RoleGrant,
     RolePermission,
+    SignInFailures,
     User,
     UserSession,
 )
@@ -195,6 +196,33 @@ def touch_session(session: Session, token_hash: str, now: datetime) -> None:
 
 def delete_expired_sessions(session: Session, now: datetime) -> int:
     result = session.execute(delete(UserSession).where(UserSession.expires_at < now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- failed sign-ins per network address --------------------------------------------------------
+
+
+def sign_in_failures_since(session: Session, source_key: str, since: datetime) -> int:
+    """Failed sign-ins from ``source_key`` since ``since`` (a few rows: one per minute of the window)."""
+    return int(session.scalar(select(func.coalesce(func.sum(SignInFailures.failures), 0)).where(
+        SignInFailures.source_key == source_key, SignInFailures.minute >= since)) or 0)
+
+
+def count_sign_in_failure(session: Session, source_key: str, minute: datetime) -> None:
+    """One more failed sign-in from ``source_key`` in ``minute`` (an upsert, on both databases)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415 - the dialect's own upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # noqa: PLC0415
+    stmt = insert(SignInFailures).values(source_key=source_key, minute=minute, failures=1)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[SignInFailures.source_key, SignInFailures.minute],
+        set_={"failures": SignInFailures.failures + 1}))
+
+
+def delete_sign_in_failures_before(session: Session, before: datetime) -> int:
+    result = session.execute(delete(SignInFailures).where(SignInFailures.minute < before))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -28,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import Session
 
 from yiwang.core.actor import ANONYMOUS, Actor, Grant
+from yiwang.core.context import source_ip_var
 from yiwang.core.db import utcnow
 from yiwang.core.errors import PermissionDenied
 from yiwang.core.generations import Memo
@@ -661,7 +662,7 @@ def me(session: Session, actor: Actor) -> MeRead:
 class LoginOutcome:
     ok: bool
     outcome: str
-    """``ok``, ``failed`` or ``locked`` (as audited)."""
+    """``ok``, ``failed``, ``locked`` or ``throttled`` (as audited)."""
     user_id: str | None = None
     mfa: bool = False
     totp_needed: bool = False
@@ -669,6 +670,7 @@ class LoginOutcome:
 
 
 _FAILED = LoginOutcome(False, "failed")
+_THROTTLED = LoginOutcome(False, "throttled")
 
 
 def _register_failure(session: Session, settings: Settings, user: User, now: datetime, *, factor: str) -> LoginOutcome:
@@ -690,6 +692,39 @@ def _is_locked(user: User, now: datetime) -> bool:
     return bool(user.locked_until and user.locked_until > now)
 
 
+# The per-address throttle: credential stuffing tries many accounts a few times each, which the
+# per-account lockout never sees. Failures are counted per minute and per network address (as a
+# keyed digest: no address is stored), over every account.
+
+def _source_key(session: Session, settings: Settings) -> str | None:
+    source = source_ip_var.get()
+    return _cipher(settings).blind_index(source, "identity.signin_source") if source else None
+
+
+def _throttled(session: Session, settings: Settings, now: datetime) -> bool:
+    if settings.login_ip_max_failures <= 0:
+        return False
+    key = _source_key(session, settings)
+    if key is None:
+        return False
+    since = now - timedelta(minutes=settings.login_ip_window_minutes)
+    return repo.sign_in_failures_since(session, key, since) >= settings.login_ip_max_failures
+
+
+def _count_source_failure(session: Session, settings: Settings, now: datetime) -> None:
+    if settings.login_ip_max_failures <= 0:
+        return
+    key = _source_key(session, settings)
+    if key is not None:
+        repo.count_sign_in_failure(session, key, now.replace(second=0, microsecond=0))
+
+
+def purge_sign_in_failures(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete the per-address counts older than the throttle's window (worker job)."""
+    return repo.delete_sign_in_failures_before(
+        session, (now or utcnow()) - timedelta(minutes=settings.login_ip_window_minutes))
+
+
 def authenticate(
     session: Session,
     settings: Settings,
@@ -702,14 +737,21 @@ def authenticate(
     """Check a username and password (and a TOTP code if given). Unknown users, wrong passwords
     and locked accounts look alike to the caller; every attempt is audited as ``identity.login``."""
     now = now or utcnow()
+    if _throttled(session, settings, now):
+        _audit(session, ANONYMOUS, "identity.login", target_type="user", outcome="throttled",
+               detail={"factor": "password", "reason": "source_throttled"})
+        log.warning("sign-in refused: too many failures from one address")
+        return _THROTTLED
     user = repo.get_user_by_username(session, username) if _USERNAME.match(username or "") else None
     if user is None or user.password_hash is None:
         _burn_verify(settings, password)
+        _count_source_failure(session, settings, now)
         _audit(session, ANONYMOUS, "identity.login", target_type="user", target_id=user.id if user else None,
                outcome="failed", detail={"factor": "password", "reason": "unknown_user" if user is None else "no_password"})
         return _FAILED
     if _is_locked(user, now):
         _burn_verify(settings, password)
+        _count_source_failure(session, settings, now)
         _audit(session, _user_actor_label(user), "identity.login", target_type="user", target_id=user.id,
                area_code=user.area_code, outcome="locked", detail={"factor": "password", "reason": "locked"})
         return LoginOutcome(False, "locked", user.id)
@@ -720,8 +762,10 @@ def authenticate(
     try:
         hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        _count_source_failure(session, settings, now)
         return _register_failure(session, settings, user, now, factor="password")
     if not user.is_active:
+        _count_source_failure(session, settings, now)
         return _register_failure(session, settings, user, now, factor="password")
     mfa = False
     if totp is not None and user.totp_enabled:

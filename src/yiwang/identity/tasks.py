@@ -12,3 +12,10 @@ def purge_expired_sessions(db: Database) -> int:
     """Delete expired sessions (hourly); returns how many."""
     with db.transaction() as session:
         return service.purge_expired_sessions(session)
+
+
+@job("identity.purge_sign_in_failures", periodic={"minute": "23"})
+def purge_sign_in_failures(db: Database) -> int:
+    """Delete the per-address sign-in failure counts past the throttle's window (hourly); returns how many."""
+    with db.transaction() as session:
+        return service.purge_sign_in_failures(session, db.settings)
