@@ -130,6 +130,8 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
         "role": "grid_worker", "area_code": STREET})),
     "DELETE /api/v1/users/{user_id}/grants/{grant_id}": (perm("user.manage"), None),
     "POST /api/v1/users/{user_id}/unlock": (perm("security.manage"), None),
+    "POST /api/v1/users/{user_id}/disable": (perm("user.manage"), None),
+    "POST /api/v1/users/{user_id}/enable": (perm("user.manage"), None),
     "POST /api/v1/users/{user_id}/totp/reset": (perm("security.manage"), None),
     "GET /api/v1/users/{user_id}/tokens": (perm("user.manage"), None),
     "GET /api/v1/roles": (STAFF, None),
@@ -157,6 +159,8 @@ ACCESS: dict[str, tuple[Rule, Body | None]] = {
         "role": "leader", "area_code": STREET})),
     "POST /admin/users/{user_id}/grants/{grant_id}/revoke": (perm("user.manage"), None),
     "POST /admin/users/{user_id}/unlock": (perm("security.manage"), None),
+    "POST /admin/users/{user_id}/disable": (perm("user.manage"), None),
+    "POST /admin/users/{user_id}/enable": (perm("user.manage"), None),
     "GET /admin/roles": (STAFF, None),
     "POST /admin/roles": (perm("role.manage"), form(lambda ids, t: {"perm": ids["matrix"]})),
     # audit

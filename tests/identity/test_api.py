@@ -246,6 +246,26 @@ class TestUsersApi:
         assert (response.status_code, response.json()["locked"]) == (200, False)
 
 
+    def test_a_disabled_users_session_stops_at_once_and_nobody_disables_themselves(self, client, app, make_user):
+        from fastapi.testclient import TestClient
+
+        make_user("admin1", ("sys_admin", "31"), totp=True)
+        uid = make_user("disp1", ("dispatcher", DISTRICT))
+        with TestClient(app) as theirs:
+            assert login(theirs, "disp1").status_code == 200
+            assert theirs.get("/api/v1/me").json()["username"] == "disp1"
+            headers = sign_in_verified(client, "admin1")
+            me = client.get("/api/v1/me").json()["id"]
+            refused = client.post(f"/api/v1/users/{me}/disable", headers=headers)
+            assert (refused.status_code, refused.json()["error"]) == (409, "cannot_disable_self")
+            response = client.post(f"/api/v1/users/{uid}/disable", headers=headers)
+            assert (response.status_code, response.json()["is_active"]) == (200, False)
+            assert theirs.get("/api/v1/me").status_code == 401  # their session ended
+            assert login(theirs, "disp1").status_code == 401
+            assert client.post(f"/api/v1/users/{uid}/enable", headers=headers).json()["is_active"] is True
+            assert login(theirs, "disp1").status_code == 200
+
+
 class TestRolesApi:
     def test_any_staff_member_reads_the_roles(self, client, make_user):
         make_user("disp1", ("dispatcher", DISTRICT))

@@ -75,6 +75,16 @@ class TestUserCommands:
         user = service.get_user_by_username(session, SYSTEM, "disp1")
         assert (user.locked, sorted(g.role for g in user.grants)) == (False, ["dispatcher", "handler"])
 
+    def test_disable_and_enable(self, run, session, make_user):
+        make_user("disp1", ("dispatcher", DISTRICT))
+        assert run("user", "disable", "disp1").stdout == "disabled disp1\n"
+        session.expire_all()
+        assert service.get_user_by_username(session, SYSTEM, "disp1").is_active is False
+        session.commit()
+        assert run("user", "enable", "disp1").stdout == "enabled disp1\n"
+        session.expire_all()
+        assert service.get_user_by_username(session, SYSTEM, "disp1").is_active is True
+
     def test_unknown_user_is_a_sentence(self, run):
         got = run("user", "grant", "nobody", "clerk", DISTRICT)
         assert (got.exit_code, got.stderr) == (2, "error: user_not_found: 用户不存在。\n")

@@ -178,6 +178,22 @@ class TestAdminPages:
         assert client.get("/api/v1/users/" + uid).json()["grants"][0]["role"] == "clerk"
         assert len(client.get("/api/v1/users/" + uid).json()["grants"]) == 1
 
+    def test_an_administrator_disables_and_enables_an_account_but_not_their_own(self, client, make_user):
+        admin = make_user("admin1", ("sys_admin", DISTRICT), totp=True)
+        uid = make_user("clerk.a", ("clerk", STREET))
+        sign_in_verified(client, "admin1")
+        assert "停用账号" not in client.get(f"/admin/users/{admin}").text
+        page = client.get(f"/admin/users/{uid}")
+        assert "停用账号" in page.text
+        done = client.post(f"/admin/users/{uid}/disable", data={"csrf_token": form_token(page.text)},
+                           follow_redirects=False)
+        assert done.status_code == 303
+        page = client.get(f"/admin/users/{uid}")
+        assert "已停用" in page.text
+        assert "启用账号" in page.text and client.get(f"/api/v1/users/{uid}").json()["is_active"] is False
+        client.post(f"/admin/users/{uid}/enable", data={"csrf_token": form_token(page.text)})
+        assert client.get(f"/api/v1/users/{uid}").json()["is_active"] is True
+
     def test_role_matrix_is_read_only_without_role_manage(self, client, make_user):
         make_user("disp1", ("dispatcher", DISTRICT))
         sign_in_form(client, "disp1")

@@ -13,6 +13,7 @@ from yiwang.core.fieldcrypt import FieldCipher
 from yiwang.identity import policy as pol
 from yiwang.identity import service
 from yiwang.identity.errors import (
+    CannotDisableSelf,
     GrantExists,
     RoleNotForKind,
     SeparationOfDuties,
@@ -184,6 +185,42 @@ class TestThrottlePerAddress:
 
 def make_user_id(session, username: str) -> str:
     return session.scalar(select(User.id).where(User.username == username))
+
+
+class TestDisable:
+    def test_a_disabled_account_cannot_sign_in_and_its_sessions_and_tokens_stop(self, session, settings, make_user):
+        admin = service.actor_for_user(session, make_user("admin1", ("sys_admin", "31")), mfa=True)
+        uid = make_user("clerk1", ("clerk", DISTRICT))
+        ok = service.authenticate(session, settings, "clerk1", PASSWORD, now=T0)
+        token, _ = service.create_token(session, SYSTEM, uid, "t", 30)
+        session_token, _row = service.start_session(session, settings, uid, mfa=False)
+        session.commit()
+        assert ok.ok and service.actor_for_token(session, token) is not None
+
+        read = service.set_user_active(session, admin, uid, False)
+        session.commit()
+        assert read.is_active is False
+        assert service.authenticate(session, settings, "clerk1", PASSWORD, now=T0).ok is False
+        assert service.actor_for_token(session, token) is None
+        assert service.resolve_session(session, session_token) is None  # ended, not just refused
+        assert [a for a, _o, _d in audit_entries(session, action="identity.user.disable", target_id=uid)] == [
+            "identity.user.disable"]
+
+        service.set_user_active(session, admin, uid, True)
+        session.commit()
+        assert service.authenticate(session, settings, "clerk1", PASSWORD, now=T0 + timedelta(seconds=1)).ok
+        assert service.actor_for_token(session, token) is not None
+
+    def test_nobody_disables_their_own_account_and_others_need_user_manage(self, session, settings, make_user):
+        uid = make_user("admin1", ("sys_admin", "31"))
+        me = service.actor_for_user(session, uid, mfa=True)
+        with pytest.raises(CannotDisableSelf):
+            service.set_user_active(session, me, uid, False)
+        with pytest.raises(PermissionDenied):
+            service.set_user_active(session, Actor(kind="staff", user_id="x", grants=(Grant("clerk", "31"),)),
+                                    uid, False)
+        session.rollback()
+        assert user_row(session, uid).is_active is True
 
 
 class TestTotp:

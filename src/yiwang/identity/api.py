@@ -211,6 +211,18 @@ def unlock_user(user_id: str, session: DbSession, actor: SignedInActor) -> UserR
     return service.unlock_user(session, actor, user_id)
 
 
+@router.post("/api/v1/users/{user_id}/disable", response_model=UserRead)
+def disable_user(user_id: str, session: DbSession, actor: SignedInActor) -> UserRead:
+    """Disable an account: no sign-in, its sessions and API tokens stop working (user.manage)."""
+    return service.set_user_active(session, actor, user_id, False)
+
+
+@router.post("/api/v1/users/{user_id}/enable", response_model=UserRead)
+def enable_user(user_id: str, session: DbSession, actor: SignedInActor) -> UserRead:
+    """Enable a disabled account again (user.manage)."""
+    return service.set_user_active(session, actor, user_id, True)
+
+
 @router.post("/api/v1/users/{user_id}/totp/reset", response_model=UserRead)
 def reset_totp(user_id: str, session: DbSession, actor: SignedInActor) -> UserRead:
     """Remove a user's TOTP so they set it up again (security.manage)."""

@@ -105,6 +105,28 @@ def user_unlock(username: str) -> None:
     click.echo(f"unlocked {username}")
 
 
+@user.command("disable")
+@click.argument("username")
+@app_errors
+def user_disable(username: str) -> None:
+    """Disable an account: no sign-in; its sessions and API tokens stop working at once."""
+    with get_cli_context().db.transaction() as session:
+        target = service.get_user_by_username(session, SYSTEM, username)
+        service.set_user_active(session, SYSTEM, target.id, False)
+    click.echo(f"disabled {username}")
+
+
+@user.command("enable")
+@click.argument("username")
+@app_errors
+def user_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    with get_cli_context().db.transaction() as session:
+        target = service.get_user_by_username(session, SYSTEM, username)
+        service.set_user_active(session, SYSTEM, target.id, True)
+    click.echo(f"enabled {username}")
+
+
 @user.command("reset-totp")
 @click.argument("username")
 @app_errors

@@ -66,6 +66,11 @@ class SeparationOfDuties(AppError):
     message = "Refused by the separation of administrator duties."
 
 
+class CannotDisableSelf(ConflictError):
+    code = "cannot_disable_self"
+    message = "You cannot disable your own account."
+
+
 class GrantExists(ConflictError):
     code = "grant_exists"
     message = "The user already holds this role there."

@@ -228,6 +228,7 @@ def _user_page(request: Request, session: Session, actor: Actor, user_id: str, *
     return render(request, "identity/user.html", {
         "user": user, "error": error, "roles": list(pol.ROLES.values()),
         "can_unlock": service.can_act_on_user(session, actor, "security.manage", user_id),
+        "can_manage": service.can_act_on_user(session, actor, "user.manage", user_id) and actor.user_id != user_id,
     }, status_code=status_code)
 
 
@@ -271,6 +272,20 @@ def user_revoke(user_id: str, grant_id: str, request: Request, session: DbSessio
 def user_unlock(user_id: str, request: Request, session: DbSession, actor: CurrentActor) -> Response:
     """Clear a lockout."""
     return _user_action(request, session, actor, user_id, lambda: service.unlock_user(session, actor, user_id))
+
+
+@router.post("/admin/users/{user_id}/disable")
+def user_disable(user_id: str, request: Request, session: DbSession, actor: CurrentActor) -> Response:
+    """Disable the account."""
+    return _user_action(request, session, actor, user_id,
+                        lambda: service.set_user_active(session, actor, user_id, False))
+
+
+@router.post("/admin/users/{user_id}/enable")
+def user_enable(user_id: str, request: Request, session: DbSession, actor: CurrentActor) -> Response:
+    """Enable the account again."""
+    return _user_action(request, session, actor, user_id,
+                        lambda: service.set_user_active(session, actor, user_id, True))
 
 
 # -- roles × permissions -------------------------------------------------------------------------

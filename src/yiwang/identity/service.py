@@ -38,6 +38,7 @@ from yiwang.core.settings import Settings
 from yiwang.identity import policy as pol
 from yiwang.identity import repository as repo
 from yiwang.identity.errors import (
+    CannotDisableSelf,
     GrantExists,
     GrantNotFound,
     InvalidAreaCode,
@@ -567,6 +568,27 @@ def unlock_user(session: Session, actor: Actor, user_id: str) -> UserRead:
     user.locked_until = None
     session.flush()
     _audit(session, actor, "identity.user.unlock", target_type="user", target_id=user_id, area_code=user.area_code)
+    return _user_read(user, grants)
+
+
+def set_user_active(session: Session, actor: Actor, user_id: str, active: bool) -> UserRead:
+    """Disable an account — it can no longer sign in, and its sessions and API tokens stop working at
+    once — or enable it again: user.manage over the user; nobody disables their own account. Its
+    grants, records and history stay as they are."""
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise UserNotFound()
+    grants = repo.grants_of(session, user_id)
+    _require_over_user(actor, "user.manage", user, grants)
+    if not active and actor.user_id == user_id:
+        raise CannotDisableSelf()
+    if user.is_active != active:
+        user.is_active = active
+        if not active:
+            repo.delete_sessions_of(session, user_id)
+        session.flush()
+        _audit(session, actor, "identity.user.enable" if active else "identity.user.disable", target_type="user",
+               target_id=user_id, area_code=user.area_code)
     return _user_read(user, grants)
 
 
