@@ -20,6 +20,7 @@ Field formats beyond the standard ones: ``id_number`` (居民身份证号码), `
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,22 +36,21 @@ from yiwang.core.i18n import translate
 WIDGETS = ("text", "textarea", "select", "date", "id_number", "uscc", "mobile", "area", "number", "checkbox")
 LAYOUT_KEY = "x-layout"
 
+OUR_FORMATS: dict[str, Callable[[str], bool]] = {
+    "id_number": validators.is_valid_resident_id, "uscc": validators.is_valid_uscc, "mobile": validators.is_valid_mobile,
+}
+"""The field formats beyond the standard ones, each with its check of a text."""
+
 FORMAT_CHECKER = FormatChecker()
 
 
-@FORMAT_CHECKER.checks("id_number")
-def _is_id_number(value: object) -> bool:
-    return not isinstance(value, str) or validators.is_valid_resident_id(value)
+def _on_text(check: Callable[[str], bool]) -> Callable[[object], bool]:
+    """A format check as JSON Schema applies it: a value that is not text passes (``type`` judges it)."""
+    return lambda value: not isinstance(value, str) or check(value)
 
 
-@FORMAT_CHECKER.checks("uscc")
-def _is_uscc(value: object) -> bool:
-    return not isinstance(value, str) or validators.is_valid_uscc(value)
-
-
-@FORMAT_CHECKER.checks("mobile")
-def _is_mobile(value: object) -> bool:
-    return not isinstance(value, str) or validators.is_valid_mobile(value)
+for _name, _check in OUR_FORMATS.items():
+    FORMAT_CHECKER.checks(_name)(_on_text(_check))
 
 
 # -- checking a schema --------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ _VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator, Any]] = {}
 # anything else, jsonschema looks again, and its verdict and its errors are the ones given. So it
 # is used only where the two read a schema alike — formats whose checks are the same (ours, and
 # dates), patterns without the escapes and groups that Rust's and Python's regexes read differently.
-_SAME_FORMATS = frozenset({"id_number", "uscc", "mobile", "date"})
+_SAME_FORMATS = frozenset({*OUR_FORMATS, "date"})
 _REGEX_DIFFERENCES = ("\\w", "\\W", "\\b", "\\B", "(?")
 
 
@@ -159,9 +159,7 @@ def _fast_validator(schema: dict[str, Any]) -> Any:
         return None
     try:
         return jsonschema_rs.Draft202012Validator(
-            schema, formats={"id_number": validators.is_valid_resident_id, "uscc": validators.is_valid_uscc,
-                             "mobile": validators.is_valid_mobile},
-            validate_formats=True, ignore_unknown_formats=False, offline=True)
+            schema, formats=OUR_FORMATS, validate_formats=True, ignore_unknown_formats=False, offline=True)
     except Exception:  # noqa: BLE001 - a schema it cannot take is judged by jsonschema alone
         return None
 

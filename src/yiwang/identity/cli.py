@@ -105,15 +105,19 @@ def user_unlock(username: str) -> None:
     click.echo(f"unlocked {username}")
 
 
+def _set_active(username: str, active: bool) -> None:
+    with get_cli_context().db.transaction() as session:
+        target = service.get_user_by_username(session, SYSTEM, username)
+        service.set_user_active(session, SYSTEM, target.id, active)
+    click.echo(f"{'enabled' if active else 'disabled'} {username}")
+
+
 @user.command("disable")
 @click.argument("username")
 @app_errors
 def user_disable(username: str) -> None:
     """Disable an account: no sign-in; its sessions and API tokens stop working at once."""
-    with get_cli_context().db.transaction() as session:
-        target = service.get_user_by_username(session, SYSTEM, username)
-        service.set_user_active(session, SYSTEM, target.id, False)
-    click.echo(f"disabled {username}")
+    _set_active(username, False)
 
 
 @user.command("enable")
@@ -121,10 +125,7 @@ def user_disable(username: str) -> None:
 @app_errors
 def user_enable(username: str) -> None:
     """Enable a disabled account again."""
-    with get_cli_context().db.transaction() as session:
-        target = service.get_user_by_username(session, SYSTEM, username)
-        service.set_user_active(session, SYSTEM, target.id, True)
-    click.echo(f"enabled {username}")
+    _set_active(username, True)
 
 
 @user.command("reset-totp")

@@ -718,27 +718,24 @@ def _is_locked(user: User, now: datetime) -> bool:
 # per-account lockout never sees. Failures are counted per minute and per network address (as a
 # keyed digest: no address is stored), over every account.
 
-def _source_key(session: Session, settings: Settings) -> str | None:
+def _source_key(settings: Settings) -> str | None:
+    """The keyed digest of the request's network address, or None (no address, or no throttle)."""
     source = source_ip_var.get()
-    return _cipher(settings).blind_index(source, "identity.signin_source") if source else None
+    if not source or settings.login_ip_max_failures <= 0:
+        return None
+    return _cipher(settings).blind_index(source, "identity.signin_source")
 
 
-def _throttled(session: Session, settings: Settings, now: datetime) -> bool:
-    if settings.login_ip_max_failures <= 0:
-        return False
-    key = _source_key(session, settings)
-    if key is None:
+def _throttled(session: Session, settings: Settings, source: str | None, now: datetime) -> bool:
+    if source is None:
         return False
     since = now - timedelta(minutes=settings.login_ip_window_minutes)
-    return repo.sign_in_failures_since(session, key, since) >= settings.login_ip_max_failures
+    return repo.sign_in_failures_since(session, source, since) >= settings.login_ip_max_failures
 
 
-def _count_source_failure(session: Session, settings: Settings, now: datetime) -> None:
-    if settings.login_ip_max_failures <= 0:
-        return
-    key = _source_key(session, settings)
-    if key is not None:
-        repo.count_sign_in_failure(session, key, now.replace(second=0, microsecond=0))
+def _count_source_failure(session: Session, source: str | None, now: datetime) -> None:
+    if source is not None:
+        repo.count_sign_in_failure(session, source, now.replace(second=0, microsecond=0))
 
 
 def purge_sign_in_failures(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
@@ -759,7 +756,8 @@ def authenticate(
     """Check a username and password (and a TOTP code if given). Unknown users, wrong passwords
     and locked accounts look alike to the caller; every attempt is audited as ``identity.login``."""
     now = now or utcnow()
-    if _throttled(session, settings, now):
+    source = _source_key(settings)
+    if _throttled(session, settings, source, now):
         _audit(session, ANONYMOUS, "identity.login", target_type="user", outcome="throttled",
                detail={"factor": "password", "reason": "source_throttled"})
         log.warning("sign-in refused: too many failures from one address")
@@ -767,13 +765,13 @@ def authenticate(
     user = repo.get_user_by_username(session, username) if _USERNAME.match(username or "") else None
     if user is None or user.password_hash is None:
         _burn_verify(settings, password)
-        _count_source_failure(session, settings, now)
+        _count_source_failure(session, source, now)
         _audit(session, ANONYMOUS, "identity.login", target_type="user", target_id=user.id if user else None,
                outcome="failed", detail={"factor": "password", "reason": "unknown_user" if user is None else "no_password"})
         return _FAILED
     if _is_locked(user, now):
         _burn_verify(settings, password)
-        _count_source_failure(session, settings, now)
+        _count_source_failure(session, source, now)
         _audit(session, _user_actor_label(user), "identity.login", target_type="user", target_id=user.id,
                area_code=user.area_code, outcome="locked", detail={"factor": "password", "reason": "locked"})
         return LoginOutcome(False, "locked", user.id)
@@ -784,10 +782,10 @@ def authenticate(
     try:
         hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        _count_source_failure(session, settings, now)
+        _count_source_failure(session, source, now)
         return _register_failure(session, settings, user, now, factor="password")
     if not user.is_active:
-        _count_source_failure(session, settings, now)
+        _count_source_failure(session, source, now)
         return _register_failure(session, settings, user, now, factor="password")
     mfa = False
     if totp is not None and user.totp_enabled:

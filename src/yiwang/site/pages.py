@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -10,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from yiwang.core.web import CurrentActor, render, safe_next_path, templates
 from yiwang.identity.errors import CsrfFailed
+from yiwang.identity.web import csrf_matches
 from yiwang.site.nav import current_path, workbench_links
 
 router = APIRouter(tags=["site"], include_in_schema=False)
@@ -45,9 +45,7 @@ def set_preferences(
 
     Another site cannot change a visitor's display: the form's token must come back — a signed-in
     user's session token (checked when the actor loads), else the visitor's pre-session token."""
-    submitted = getattr(request.state, "csrf_submitted", None)
-    expected = getattr(request.state, "csrf_token", None)
-    if not (submitted and expected and hmac.compare_digest(str(submitted), str(expected))):
+    if not csrf_matches(getattr(request.state, "csrf_submitted", None), getattr(request.state, "csrf_token", None)):
         raise CsrfFailed()
     response = RedirectResponse(safe_next_path(next_path), status_code=303)
     secure = request.app.state.settings.cookie_secure
